@@ -1,0 +1,20 @@
+//! Compiles `src/shim.c` with the MPI C compiler wrapper.
+//!
+//! Several handles of `mpi.h` are preprocessor macros whose expansion differs
+//! between implementations (integers in MPICH, addresses of global objects in
+//! Open MPI), so Rust cannot name them directly. The shim turns each into a
+//! `const` object with a stable symbol name that `src/sys.rs` declares.
+//!
+//! The wrapper is `$MPICC` when set, else `mpicc`: the same rule that
+//! rsmpi's `mpi-sys` follows, so both are built against the same library.
+
+fn main() {
+    println!("cargo:rerun-if-changed=src/shim.c");
+    println!("cargo:rerun-if-env-changed=MPICC");
+    let mpicc = std::env::var("MPICC").unwrap_or_else(|_| "mpicc".to_string());
+    cc::Build::new()
+        .compiler(&mpicc)
+        .file("src/shim.c")
+        .warnings(true)
+        .compile("shm_core_shim");
+}

@@ -1,0 +1,37 @@
+//! # shm-core
+//!
+//! A safe layer over MPI-3 one-sided communication, and [`MpiShared`], an
+//! n-dimensional array kept once per node in shared memory and replicated
+//! to every node.
+//!
+//! * [`window`]: typed windows (`MPI_Win_allocate`, `MPI_Win_allocate_shared`)
+//!   with epochs as RAII guards and put/get/accumulate/atomics.
+//! * [`comm`]: communicators owned by the library, with checked collectives.
+//! * [`topology`]: the node and cross-node communicators ([`NodeTopology`]).
+//! * [`shared`]: [`MpiShared`], the replicated node-shared array.
+//! * [`split_indices`]: dividing `n` work items among ranks.
+//!
+//! Every MPI error becomes an [`Error`]; collective calls validate their
+//! arguments on all ranks together, so that bad input on one rank is the same
+//! clear error on every rank instead of a hang.
+
+#![warn(missing_docs)]
+#![deny(unsafe_op_in_unsafe_fn)]
+
+pub mod comm;
+pub mod element;
+mod error;
+pub mod shared;
+mod slab;
+mod split;
+pub mod sys;
+pub mod topology;
+pub mod window;
+
+pub use comm::OwnedComm;
+pub use element::Element;
+pub use error::{Error, Result};
+pub use shared::{MpiShared, Slab};
+pub use split::split_indices;
+pub use topology::NodeTopology;
+pub use window::{LockKind, Op, Rma, SharedWindow, Window};

@@ -1,0 +1,121 @@
+//! The RMA window layer on real MPI processes.
+
+mod common;
+
+use mpi::traits::*;
+use shm_core::window::{LockKind, Op, Rma, SharedWindow, Window};
+use shm_core::Error;
+
+mpi_test!(fn put_get_accumulate_across_ranks(world, 4) {
+    let (rank, size) = (world.rank(), world.size());
+    let win = Window::<i64>::allocate(world, 4).unwrap();
+    assert_eq!(win.len(), 4);
+    {
+        let epoch = win.lock_all().unwrap();
+        // Each rank writes its rank into slot 0 of its right neighbour.
+        let right = (rank + 1) % size;
+        epoch.put(right, 0, &[rank as i64]).unwrap();
+        // Everyone adds to slot 1 of rank 0.
+        epoch.accumulate(0, 1, &[rank as i64 + 1], Op::Sum).unwrap();
+        // Everyone takes a ticket on slot 2 of rank 0.
+        let _ticket = epoch.fetch_and_op(0, 2, 1, Op::Sum).unwrap();
+        epoch.flush_all().unwrap();
+    }
+    world.barrier();
+    {
+        let epoch = win.lock_all().unwrap();
+        let mut got = [0i64; 4];
+        epoch.get(rank, 0, &mut got).unwrap();
+        assert_eq!(got[0], ((rank + size - 1) % size) as i64);
+        let mut total = [0i64];
+        epoch.get(0, 1, &mut total).unwrap();
+        let n = size as i64;
+        assert_eq!(total[0], n * (n + 1) / 2);
+        assert_eq!(epoch.fetch_and_op(0, 2, 0, Op::NoOp).unwrap(), n);
+    }
+    world.barrier();
+});
+
+mpi_test!(fn compare_and_swap_elects_one_rank(world, 4) {
+    let win = Window::<i32>::allocate(world, 1).unwrap();
+    let won = {
+        let epoch = win.lock(LockKind::Exclusive, 0).unwrap();
+        let old = epoch.compare_and_swap(0, 0, 0, world.rank() + 1).unwrap();
+        old == 0
+    };
+    let mut winners = 0i32;
+    world.all_reduce_into(&(won as i32), &mut winners, mpi::collective::SystemOperation::sum());
+    assert_eq!(winners, 1);
+    // get_accumulate returns the old values and applies the op.
+    world.barrier();
+    if world.rank() == 1 {
+        let epoch = win.lock(LockKind::Exclusive, 0).unwrap();
+        let mut old = [0i32];
+        epoch.get_accumulate(0, 0, &[100], &mut old, Op::Replace).unwrap();
+        assert!(old[0] >= 1 && old[0] <= world.size());
+        epoch.unlock().unwrap();
+    }
+    world.barrier();
+});
+
+mpi_test!(fn fence_epoch_and_zero_size_segments(world, 4) {
+    let (rank, size) = (world.rank(), world.size());
+    // Odd ranks expose nothing.
+    let len = if rank % 2 == 0 { 2 } else { 0 };
+    let win = Window::<f64>::allocate(world, len).unwrap();
+    assert_eq!(win.len(), len);
+    let data = [rank as f64, 0.5];
+    let mut back = [0.0f64; 2];
+    {
+        let epoch = win.fence().unwrap();
+        if rank % 2 == 0 {
+            epoch.put(rank, 0, &data).unwrap();
+        }
+        epoch.close().unwrap();
+    }
+    {
+        let epoch = win.fence().unwrap();
+        epoch.get(0, 0, &mut back).unwrap();
+        epoch.close().unwrap();
+    }
+    assert_eq!(back, [0.0, 0.5]);
+    let _ = size;
+});
+
+mpi_test!(fn bad_targets_and_ops_are_errors_not_aborts(world, 4) {
+    let win = Window::<f64>::allocate(world, 2).unwrap();
+    let epoch = win.lock_all().unwrap();
+    let mut out = [0.0; 3];
+    assert!(matches!(epoch.get(0, 0, &mut out), Err(Error::Usage(_))));
+    assert!(matches!(epoch.put(world.size(), 0, &[1.0]), Err(Error::Usage(_))));
+    assert!(matches!(epoch.compare_and_swap(0, 0, 1.0, 2.0), Err(Error::Usage(_))));
+    assert!(matches!(epoch.accumulate(0, 0, &[1.0], Op::BitOr), Err(Error::Usage(_))));
+    // A second epoch while one is open is refused.
+    assert!(matches!(win.lock(LockKind::Shared, 0), Err(Error::Usage(_))));
+    drop(epoch);
+    world.barrier();
+});
+
+mpi_test!(fn shared_window_direct_load_store(world, 4) {
+    let node = world.split_shared(world.rank());
+    let win = SharedWindow::<u64>::allocate_shared(&node, 3).unwrap();
+    let me = node.rank();
+    let epoch = win.lock_all().unwrap();
+    let mine = win.segment(me).unwrap();
+    for i in 0..3 {
+        // SAFETY: only this rank stores to its own segment before the barrier.
+        unsafe { mine.write(i, (me as u64) * 10 + i as u64) };
+    }
+    epoch.sync().unwrap();
+    node.barrier();
+    epoch.sync().unwrap();
+    for r in 0..node.size() {
+        let seg = win.segment(r).unwrap();
+        for i in 0..3 {
+            // SAFETY: all stores happened before sync + barrier + sync.
+            assert_eq!(unsafe { seg.read(i) }, (r as u64) * 10 + i as u64);
+        }
+    }
+    drop(epoch);
+    node.barrier();
+});
