@@ -34,4 +34,4 @@ pub use error::{Error, Result};
 pub use shared::{MpiShared, Slab};
 pub use split::split_indices;
 pub use topology::NodeTopology;
-pub use window::{LockKind, Op, Rma, SharedWindow, Window};
+pub use window::{LockKind, LockedWindow, Op, Rma, SharedWindow, Window};

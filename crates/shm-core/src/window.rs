@@ -769,6 +769,63 @@ impl<T: Element> Rma<T> for LockAllEpoch<'_, T> {
     }
 }
 
+/// A window that stays in a `MPI_Win_lock_all` epoch for its whole life,
+/// from [`Window::into_locked`]: the usual shape for lock-free algorithms and
+/// for objects (locks, stores) that keep a window and issue RMA at any time.
+///
+/// The epoch is closed (`MPI_Win_unlock_all`) before the window is freed.
+pub struct LockedWindow<T: Element> {
+    win: Window<T>,
+}
+
+impl<T: Element> std::fmt::Debug for LockedWindow<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("LockedWindow").field(&self.win).finish()
+    }
+}
+
+impl<T: Element> Window<T> {
+    /// Opens a `MPI_Win_lock_all` epoch that lasts as long as the returned
+    /// window. `assert_nocheck` passes `MPI_MODE_NOCHECK`, promising that no
+    /// process will ever take an exclusive `MPI_Win_lock` on this window
+    /// (which lets implementations skip lock traffic entirely).
+    pub fn into_locked(self, assert_nocheck: bool) -> Result<LockedWindow<T>> {
+        self.begin(Access::All)?;
+        let mode = if assert_nocheck { sys::MODE_NOCHECK() } else { 0 };
+        // SAFETY: the window is live; `LockedWindow::drop` unlocks it once.
+        check(unsafe { ffi::MPI_Win_lock_all(mode, self.raw) }, "MPI_Win_lock_all")?;
+        Ok(LockedWindow { win: self })
+    }
+}
+
+impl<T: Element> std::ops::Deref for LockedWindow<T> {
+    type Target = Window<T>;
+    fn deref(&self) -> &Window<T> {
+        &self.win
+    }
+}
+
+impl<T: Element> Drop for LockedWindow<T> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            return;
+        }
+        // SAFETY: the epoch opened by `into_locked`; the window is freed
+        // right after, by `Window::drop`.
+        unsafe { ffi::MPI_Win_unlock_all(self.win.raw) };
+    }
+}
+
+impl<T: Element> sealed::Sealed for LockedWindow<T> {}
+impl<T: Element> Rma<T> for LockedWindow<T> {
+    fn window(&self) -> &Window<T> {
+        &self.win
+    }
+    fn check_target(&self, target: i32) -> Result<()> {
+        self.win.check_range(target, 0, 0)
+    }
+}
+
 /// An active-target fence epoch, from [`Window::fence`].
 ///
 /// Operations complete at the closing fence, so every buffer passed to them
