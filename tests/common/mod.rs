@@ -36,7 +36,10 @@ pub fn launcher() -> Vec<String> {
 }
 
 fn timeout() -> Duration {
-    let secs = std::env::var("RMA_MPI_TIMEOUT").ok().and_then(|s| s.parse().ok()).unwrap_or(180);
+    let secs = std::env::var("RMA_MPI_TIMEOUT")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(180);
     Duration::from_secs(secs)
 }
 
@@ -46,17 +49,30 @@ pub fn mpirun(np: usize, program: &str, args: &[&str], env: &[(&str, &str)]) -> 
     let _serial = LAUNCH.lock().unwrap_or_else(|e| e.into_inner());
     let launcher = launcher();
     let mut cmd = Command::new(&launcher[0]);
-    cmd.args(&launcher[1..]).arg("-np").arg(np.to_string()).arg(program).args(args);
+    cmd.args(&launcher[1..])
+        .arg("-np")
+        .arg(np.to_string())
+        .arg(program)
+        .args(args);
     // Open MPI refuses to run as root without these; harmless elsewhere.
-    cmd.env("OMPI_ALLOW_RUN_AS_ROOT", "1").env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1");
+    cmd.env("OMPI_ALLOW_RUN_AS_ROOT", "1")
+        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1");
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let out_path = std::env::temp_dir().join(format!("rma-mpirun-{}-{}.log", std::process::id(), fastrand_id()));
+    let out_path = std::env::temp_dir().join(format!(
+        "rma-mpirun-{}-{}.log",
+        std::process::id(),
+        fastrand_id()
+    ));
     let out = std::fs::File::create(&out_path).expect("create log file");
-    cmd.stdout(out.try_clone().unwrap()).stderr(out).stdin(Stdio::null());
+    cmd.stdout(out.try_clone().unwrap())
+        .stderr(out)
+        .stdin(Stdio::null());
     let started = Instant::now();
-    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {:?}: {e}", launcher));
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {:?}: {e}", launcher));
     let limit = timeout();
     let status = loop {
         if let Some(status) = child.try_wait().expect("wait for mpirun") {
@@ -64,7 +80,10 @@ pub fn mpirun(np: usize, program: &str, args: &[&str], env: &[(&str, &str)]) -> 
         }
         if started.elapsed() > limit {
             // SIGTERM lets mpirun take its ranks down with it.
-            let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(child.id().to_string())
+                .status();
             std::thread::sleep(Duration::from_secs(3));
             let _ = child.kill();
             let _ = child.wait();
@@ -75,13 +94,19 @@ pub fn mpirun(np: usize, program: &str, args: &[&str], env: &[(&str, &str)]) -> 
     let mut output = std::fs::read_to_string(&out_path).unwrap_or_default();
     let _ = std::fs::remove_file(&out_path);
     if status.is_none() {
-        output.push_str(&format!("\n*** killed after the {} s timeout ***\n", limit.as_secs()));
+        output.push_str(&format!(
+            "\n*** killed after the {} s timeout ***\n",
+            limit.as_secs()
+        ));
     }
     (status.is_some_and(|s| s.success()), output)
 }
 
 fn fastrand_id() -> u128 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
 }
 
 /// The parent side of [`mpi_test!`]: runs test `name` of this binary on `np`
@@ -103,12 +128,16 @@ pub fn launch(name: &str, np: usize) {
         if ok { "ok" } else { "FAILED" },
         started.elapsed().as_secs_f64()
     );
-    assert!(ok, "{name} failed on {np} ranks; output of the ranks:\n{output}");
+    assert!(
+        ok,
+        "{name} failed on {np} ranks; output of the ranks:\n{output}"
+    );
 }
 
 /// The child side of [`mpi_test!`]: initialises MPI and runs the body.
 pub fn run_child(body: impl FnOnce(&mpi::topology::SimpleCommunicator)) {
-    let (universe, _) = mpi::initialize_with_threading(mpi::Threading::Multiple).expect("MPI initialises once");
+    let (universe, _) =
+        mpi::initialize_with_threading(mpi::Threading::Multiple).expect("MPI initialises once");
     let world = universe.world();
     let default_hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {

@@ -4,7 +4,7 @@
 //! `MPI_ERRORS_ARE_FATAL`. Every communicator this crate creates is an
 //! [`OwnedComm`] with `MPI_ERRORS_RETURN`, and the few collectives our
 //! protocols need are called through `mpi::ffi` with their codes checked, so
-//! that a failure is an [`Error`](crate::Error) on the calling rank instead of
+//! that a failure is an [`Error`] on the calling rank instead of
 //! an abort of the job.
 
 use crate::error::{check, Error, Result};
@@ -48,7 +48,10 @@ impl OwnedComm {
         let mut raw = sys::COMM_NULL();
         // SAFETY: `comm` is a live communicator (rsmpi guarantees it for the
         // lifetime of the borrow); `raw` receives a new handle that we own.
-        check(unsafe { ffi::MPI_Comm_dup(comm.as_raw(), &mut raw) }, "MPI_Comm_dup")?;
+        check(
+            unsafe { ffi::MPI_Comm_dup(comm.as_raw(), &mut raw) },
+            "MPI_Comm_dup",
+        )?;
         // SAFETY: `raw` was just created by MPI_Comm_dup and nobody else owns it.
         unsafe { Self::adopt(raw) }
     }
@@ -65,8 +68,14 @@ impl OwnedComm {
             unsafe { ffi::MPI_Comm_set_errhandler(raw, sys::ERRORS_RETURN()) },
             "MPI_Comm_set_errhandler",
         )?;
-        check(unsafe { ffi::MPI_Comm_rank(raw, &mut rank) }, "MPI_Comm_rank")?;
-        check(unsafe { ffi::MPI_Comm_size(raw, &mut size) }, "MPI_Comm_size")?;
+        check(
+            unsafe { ffi::MPI_Comm_rank(raw, &mut rank) },
+            "MPI_Comm_rank",
+        )?;
+        check(
+            unsafe { ffi::MPI_Comm_size(raw, &mut size) },
+            "MPI_Comm_size",
+        )?;
         // SAFETY: `raw` is live and owned by us; rsmpi frees it on drop.
         let comm = unsafe { <SimpleCommunicator as mpi::raw::FromRaw>::from_raw(raw) };
         Ok(OwnedComm {
@@ -240,13 +249,26 @@ pub(crate) mod raw {
 
     /// # Safety
     /// As [`OwnedComm::broadcast_raw`].
-    pub(crate) unsafe fn broadcast(comm: MPI_Comm, root: i32, buf: *mut u8, len: usize) -> Result<()> {
+    pub(crate) unsafe fn broadcast(
+        comm: MPI_Comm,
+        root: i32,
+        buf: *mut u8,
+        len: usize,
+    ) -> Result<()> {
         let mut done = 0;
         while done < len {
             let n = (len - done).min(MAX_CALL_BYTES);
             // SAFETY: `buf[done..done + n]` lies inside the caller's buffer.
             check(
-                unsafe { ffi::MPI_Bcast(buf.add(done) as *mut c_void, n as c_int, sys::BYTE(), root, comm) },
+                unsafe {
+                    ffi::MPI_Bcast(
+                        buf.add(done) as *mut c_void,
+                        n as c_int,
+                        sys::BYTE(),
+                        root,
+                        comm,
+                    )
+                },
                 "MPI_Bcast",
             )?;
             done += n;
@@ -268,19 +290,33 @@ pub(crate) mod raw {
     pub(crate) fn agree(comm: MPI_Comm, local: std::result::Result<(), String>) -> Result<()> {
         let mut rank = 0;
         // SAFETY: the caller's communicator is live.
-        check(unsafe { ffi::MPI_Comm_rank(comm, &mut rank) }, "MPI_Comm_rank")?;
-        let mut lowest = [if local.is_err() { rank as i64 } else { i64::MAX }];
+        check(
+            unsafe { ffi::MPI_Comm_rank(comm, &mut rank) },
+            "MPI_Comm_rank",
+        )?;
+        let mut lowest = [if local.is_err() {
+            rank as i64
+        } else {
+            i64::MAX
+        }];
         all_reduce_min(comm, &mut lowest)?;
         resolve_agreement(comm, lowest[0], local.err())
     }
 
-    pub(crate) fn resolve_agreement(comm: MPI_Comm, lowest: i64, message: Option<String>) -> Result<()> {
+    pub(crate) fn resolve_agreement(
+        comm: MPI_Comm,
+        lowest: i64,
+        message: Option<String>,
+    ) -> Result<()> {
         if lowest == i64::MAX {
             return Ok(());
         }
         let root = lowest as i32;
         let message = broadcast_string(comm, root, message.as_deref().unwrap_or(""))?;
-        Err(Error::Invalid { rank: root, message })
+        Err(Error::Invalid {
+            rank: root,
+            message,
+        })
     }
 }
 

@@ -1,8 +1,8 @@
 //! Element types that can live in windows and shared arrays.
 
 use mpi::datatype::Equivalence;
-use mpi::raw::AsRaw;
 use mpi::ffi::MPI_Datatype;
+use mpi::raw::AsRaw;
 
 mod sealed {
     pub trait Sealed {}
@@ -15,7 +15,14 @@ mod sealed {
 /// atomic calls are only defined by MPI for predefined datatypes, so a user
 /// type could not be given a correct implementation.
 pub trait Element:
-    bytemuck::Pod + Equivalence + PartialEq + std::fmt::Debug + std::fmt::Display + Send + Sync + sealed::Sealed
+    bytemuck::Pod
+    + Equivalence
+    + PartialEq
+    + std::fmt::Debug
+    + std::fmt::Display
+    + Send
+    + Sync
+    + sealed::Sealed
 {
     /// The numpy-style name used in `Display` output (`"float64"`, ...).
     const NAME: &'static str;

@@ -80,7 +80,9 @@ where
 
 impl<'a, T> From<&'a [T]> for Slab<'a, T> {
     fn from(s: &'a [T]) -> Self {
-        Slab(Some(ArrayViewD::from_shape(IxDyn(&[s.len()]), s).expect("a slice is one-dimensional")))
+        Slab(Some(
+            ArrayViewD::from_shape(IxDyn(&[s.len()]), s).expect("a slice is one-dimensional"),
+        ))
     }
 }
 
@@ -206,7 +208,11 @@ impl<T: Element> MpiShared<T> {
         let len = element_count::<T>(shape);
         let fingerprint = [shape.len() as i64, T::CODE, shape_hash(shape)];
         let mut v = [
-            if len.is_err() { comm.rank() as i64 } else { i64::MAX },
+            if len.is_err() {
+                comm.rank() as i64
+            } else {
+                i64::MAX
+            },
             fingerprint[0],
             -fingerprint[0],
             fingerprint[1],
@@ -235,7 +241,12 @@ impl<T: Element> MpiShared<T> {
     /// A bad `fromrank`, a slab of the wrong dimension or out of bounds, or
     /// different `fromrank`s on different ranks is the same [`Error::Invalid`]
     /// on every rank, and nothing is written.
-    pub fn set<'a>(&mut self, data: impl Into<Slab<'a, T>>, offset: &[usize], fromrank: i32) -> Result<()> {
+    pub fn set<'a>(
+        &mut self,
+        data: impl Into<Slab<'a, T>>,
+        offset: &[usize],
+        fromrank: i32,
+    ) -> Result<()> {
         self.write(data.into(), offset, Some(fromrank))
     }
 
@@ -252,7 +263,9 @@ impl<T: Element> MpiShared<T> {
         match &mut self.store {
             Store::Closed => Err(Error::Closed("MpiShared")),
             Store::Local(values) => {
-                let data = data.0.ok_or_else(|| Error::Usage("a local MpiShared needs data to set".into()))?;
+                let data = data
+                    .0
+                    .ok_or_else(|| Error::Usage("a local MpiShared needs data to set".into()))?;
                 check_slab(&shape, &data, offset).map_err(Error::Usage)?;
                 let layout = SlabLayout::new(&shape, offset, data.shape());
                 let data = data.as_standard_layout();
@@ -278,7 +291,9 @@ impl<T: Element> MpiShared<T> {
     pub fn view(&self) -> ArrayViewD<'_, T> {
         let shape = IxDyn(&self.shape);
         match &self.store {
-            Store::Local(values) => ArrayViewD::from_shape(shape, values).expect("shape matches storage"),
+            Store::Local(values) => {
+                ArrayViewD::from_shape(shape, values).expect("shape matches storage")
+            }
             Store::Node(copy) => {
                 // SAFETY: `base` maps `len` initialised elements of the node
                 // copy, aligned for `T` (checked by `segment`), valid while
@@ -286,7 +301,9 @@ impl<T: Element> MpiShared<T> {
                 // above, no process stores to the copy while it lives.
                 unsafe { ArrayViewD::from_shape_ptr(shape, copy.base as *const T) }
             }
-            Store::Closed => ArrayViewD::from_shape(IxDyn(&vec![0; self.shape.len()]), &[]).expect("empty"),
+            Store::Closed => {
+                ArrayViewD::from_shape(IxDyn(&vec![0; self.shape.len()]), &[]).expect("empty")
+            }
         }
     }
 
@@ -369,7 +386,9 @@ impl<T: Element> NodeCopy<T> {
         let mut problem = None;
         if let Some(r) = fromrank {
             if !(0..size).contains(&r) {
-                problem = Some(format!("fromrank {r} is not a rank of the communicator of {size} ranks"));
+                problem = Some(format!(
+                    "fromrank {r} is not a rank of the communicator of {size} ranks"
+                ));
             }
         }
         if is_source && problem.is_none() {
@@ -406,7 +425,9 @@ impl<T: Element> NodeCopy<T> {
         } else if low != high {
             Some(match fromrank {
                 Some(_) => format!("ranks passed different fromrank values ({low} and {high})"),
-                None => format!("several ranks passed data to assign (ranks {low} and {high} at least)"),
+                None => {
+                    format!("several ranks passed data to assign (ranks {low} and {high} at least)")
+                }
             })
         } else {
             None
@@ -431,7 +452,9 @@ impl<T: Element> NodeCopy<T> {
         if layout.len() == 0 {
             return Ok(());
         }
-        let source = topology.place(plan.source).expect("agreed source is a rank");
+        let source = topology
+            .place(plan.source)
+            .expect("agreed source is a rank");
         let me = topology.place(rank).expect("own place");
         let stage = (STAGE_BYTES / std::mem::size_of::<T>()).max(1);
         if rank == plan.source {
@@ -466,7 +489,11 @@ impl<T: Element> NodeCopy<T> {
                     // only this process writes during the replication.
                     unsafe {
                         let dst = self.base.add(layout.run_origin(0) + start);
-                        topology.rank_comm().broadcast_raw(root, dst as *mut u8, n * std::mem::size_of::<T>())?
+                        topology.rank_comm().broadcast_raw(
+                            root,
+                            dst as *mut u8,
+                            n * std::mem::size_of::<T>(),
+                        )?
                     };
                 } else {
                     staging.resize(n, T::zeroed());
@@ -480,7 +507,11 @@ impl<T: Element> NodeCopy<T> {
                     };
                     // SAFETY: as in the source branch.
                     layout.for_each_piece(start, n, |flat, at, k| unsafe {
-                        std::ptr::copy_nonoverlapping(staging.as_ptr().add(at - start), self.base.add(flat), k)
+                        std::ptr::copy_nonoverlapping(
+                            staging.as_ptr().add(at - start),
+                            self.base.add(flat),
+                            k,
+                        )
                     });
                 }
             }
@@ -490,14 +521,21 @@ impl<T: Element> NodeCopy<T> {
 
     fn close(self) -> Result<()> {
         // SAFETY: the lock_all epoch opened in `with_topology`.
-        check(unsafe { ffi::MPI_Win_unlock_all(self.window.as_raw()) }, "MPI_Win_unlock_all")?;
+        check(
+            unsafe { ffi::MPI_Win_unlock_all(self.window.as_raw()) },
+            "MPI_Win_unlock_all",
+        )?;
         drop(self.window);
         Ok(())
     }
 }
 
 /// Checks a slab against the array shape (on the rank that passes it).
-fn check_slab<T>(shape: &[usize], data: &ArrayViewD<'_, T>, offset: &[usize]) -> std::result::Result<(), String> {
+fn check_slab<T>(
+    shape: &[usize],
+    data: &ArrayViewD<'_, T>,
+    offset: &[usize],
+) -> std::result::Result<(), String> {
     if data.ndim() != shape.len() {
         return Err(format!(
             "the data has {} dimensions but the array has {} (shape {:?})",
@@ -531,7 +569,10 @@ fn element_count<T>(shape: &[usize]) -> std::result::Result<usize, String> {
     shape
         .iter()
         .try_fold(1usize, |acc, &d| acc.checked_mul(d))
-        .filter(|&n| n.checked_mul(std::mem::size_of::<T>()).is_some_and(|b| b <= isize::MAX as usize))
+        .filter(|&n| {
+            n.checked_mul(std::mem::size_of::<T>())
+                .is_some_and(|b| b <= isize::MAX as usize)
+        })
         .ok_or_else(|| format!("an array of shape {shape:?} does not fit in memory"))
 }
 
@@ -568,19 +609,38 @@ impl<T: Element> std::fmt::Display for MpiShared<T> {
         }
         let dims: Vec<String> = self.shape.iter().map(|d| d.to_string()).collect();
         let comma = if dims.len() == 1 { "," } else { "" };
-        writeln!(f, "  shape = ({}{comma}), dtype = {}", dims.join(", "), T::NAME)?;
+        writeln!(
+            f,
+            "  shape = ({}{comma}), dtype = {}",
+            dims.join(", "),
+            T::NAME
+        )?;
         let view = self.view();
         let flat: Vec<T> = if view.len() <= 8 {
             view.iter().copied().collect()
         } else {
             let all: Vec<&T> = view.iter().collect();
-            all[..3].iter().chain(&all[all.len() - 3..]).map(|&&x| x).collect()
+            all[..3]
+                .iter()
+                .chain(&all[all.len() - 3..])
+                .map(|&&x| x)
+                .collect()
         };
-        let fmt_vals = |vals: &[T]| vals.iter().map(|v| format!("{v}")).collect::<Vec<_>>().join(" ");
+        let fmt_vals = |vals: &[T]| {
+            vals.iter()
+                .map(|v| format!("{v:?}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
         if view.len() <= 8 {
             writeln!(f, "  [ {} ]", fmt_vals(&flat))?;
         } else {
-            writeln!(f, "  [ {} ... {} ]", fmt_vals(&flat[..3]), fmt_vals(&flat[3..]))?;
+            writeln!(
+                f,
+                "  [ {} ... {} ]",
+                fmt_vals(&flat[..3]),
+                fmt_vals(&flat[3..])
+            )?;
         }
         write!(f, ">")
     }

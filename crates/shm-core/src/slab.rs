@@ -67,7 +67,12 @@ impl SlabLayout {
 
     /// Calls `f(flat_index, slab_index, count)` for each contiguous piece of
     /// slab elements `start .. start + count` (in C order of the slab).
-    pub(crate) fn for_each_piece(&self, start: usize, count: usize, mut f: impl FnMut(usize, usize, usize)) {
+    pub(crate) fn for_each_piece(
+        &self,
+        start: usize,
+        count: usize,
+        mut f: impl FnMut(usize, usize, usize),
+    ) {
         let end = start + count;
         let mut i = start;
         while i < end {
@@ -93,14 +98,20 @@ mod tests {
     #[test]
     fn slab_of_a_matrix() {
         // rows 1..3, columns 1..4 of a 3x5 matrix
-        assert_eq!(flat_indices(&[3, 5], &[1, 1], &[2, 3]), vec![6, 7, 8, 11, 12, 13]);
+        assert_eq!(
+            flat_indices(&[3, 5], &[1, 1], &[2, 3]),
+            vec![6, 7, 8, 11, 12, 13]
+        );
     }
 
     #[test]
     fn full_trailing_dims_merge_into_one_run() {
         let layout = SlabLayout::new(&[4, 2, 3], &[1, 0, 0], &[2, 2, 3]);
         assert!(layout.is_contiguous());
-        assert_eq!(flat_indices(&[4, 2, 3], &[1, 0, 0], &[2, 2, 3]), (6..18).collect::<Vec<_>>());
+        assert_eq!(
+            flat_indices(&[4, 2, 3], &[1, 0, 0], &[2, 2, 3]),
+            (6..18).collect::<Vec<_>>()
+        );
     }
 
     #[test]

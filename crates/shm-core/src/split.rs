@@ -20,7 +20,10 @@
 /// assert_eq!(all, (0..10).collect::<Vec<_>>());
 /// ```
 pub fn split_indices(n: usize, rank: usize, size: usize, shuffle_seed: Option<u64>) -> Vec<usize> {
-    assert!(size > 0 && rank < size, "rank {rank} is not below size {size}");
+    assert!(
+        size > 0 && rank < size,
+        "rank {rank} is not below size {size}"
+    );
     let (base, extra) = (n / size, n % size);
     let start = rank * base + rank.min(extra);
     let len = base + usize::from(rank < extra);
@@ -64,9 +67,13 @@ mod tests {
     fn blocks_partition_the_range() {
         for n in [0, 1, 7, 100] {
             for size in 1..6 {
-                let all: Vec<usize> = (0..size).flat_map(|r| split_indices(n, r, size, None)).collect();
+                let all: Vec<usize> = (0..size)
+                    .flat_map(|r| split_indices(n, r, size, None))
+                    .collect();
                 assert_eq!(all, (0..n).collect::<Vec<_>>());
-                let lens: Vec<usize> = (0..size).map(|r| split_indices(n, r, size, None).len()).collect();
+                let lens: Vec<usize> = (0..size)
+                    .map(|r| split_indices(n, r, size, None).len())
+                    .collect();
                 assert!(lens.iter().max().unwrap() - lens.iter().min().unwrap() <= 1);
             }
         }
@@ -74,10 +81,18 @@ mod tests {
 
     #[test]
     fn shuffled_blocks_partition_and_depend_on_seed() {
-        let mut all: Vec<usize> = (0..3).flat_map(|r| split_indices(50, r, 3, Some(1))).collect();
+        let mut all: Vec<usize> = (0..3)
+            .flat_map(|r| split_indices(50, r, 3, Some(1)))
+            .collect();
         all.sort();
         assert_eq!(all, (0..50).collect::<Vec<_>>());
-        assert_ne!(split_indices(50, 0, 3, Some(1)), split_indices(50, 0, 3, Some(2)));
-        assert_eq!(split_indices(50, 0, 3, Some(1)), split_indices(50, 0, 3, Some(1)));
+        assert_ne!(
+            split_indices(50, 0, 3, Some(1)),
+            split_indices(50, 0, 3, Some(2))
+        );
+        assert_eq!(
+            split_indices(50, 0, 3, Some(1)),
+            split_indices(50, 0, 3, Some(1))
+        );
     }
 }

@@ -164,7 +164,8 @@ impl Layout {
                 sizes
             ));
         }
-        let node_index: BTreeMap<i64, usize> = nodes.keys().enumerate().map(|(i, &id)| (id, i)).collect();
+        let node_index: BTreeMap<i64, usize> =
+            nodes.keys().enumerate().map(|(i, &id)| (id, i)).collect();
         for members in nodes.values() {
             let mut node_ranks: Vec<i64> = members.iter().map(|&r| rows[r][1]).collect();
             node_ranks.sort_unstable();
@@ -211,21 +212,45 @@ mod tests {
     #[test]
     fn two_nodes_of_two() {
         // ranks 0,2 on node 0; 1,3 on node 1
-        let t = [[0, 0, 2, 0, 0, 2], [1, 0, 2, 0, 1, 2], [0, 1, 2, 2, 0, 2], [1, 1, 2, 2, 1, 2]];
+        let t = [
+            [0, 0, 2, 0, 0, 2],
+            [1, 0, 2, 0, 1, 2],
+            [0, 1, 2, 2, 0, 2],
+            [1, 1, 2, 2, 1, 2],
+        ];
         let (places, nodes, per) = Layout::check(&rows(&t)).unwrap();
         assert_eq!((nodes, per), (2, 2));
-        assert_eq!(places[3], Place { node: 1, node_rank: 1, rank_comm_rank: 1 });
+        assert_eq!(
+            places[3],
+            Place {
+                node: 1,
+                node_rank: 1,
+                rank_comm_rank: 1
+            }
+        );
     }
 
     #[test]
     fn uneven_nodes_are_refused() {
-        let t = [[0, 0, 3, 0, 0, 2], [0, 1, 3, 1, 0, 1], [0, 2, 3, 2, 0, 1], [3, 0, 1, 0, 1, 2]];
+        let t = [
+            [0, 0, 3, 0, 0, 2],
+            [0, 1, 3, 1, 0, 1],
+            [0, 2, 3, 2, 0, 1],
+            [3, 0, 1, 0, 1, 2],
+        ];
         assert!(Layout::check(&rows(&t)).unwrap_err().contains("evenly"));
     }
 
     #[test]
     fn rank_comm_must_span_nodes() {
-        let t = [[0, 0, 2, 0, 0, 2], [0, 1, 2, 0, 1, 2], [2, 0, 2, 2, 0, 2], [2, 1, 2, 2, 1, 2]];
-        assert!(Layout::check(&rows(&t)).unwrap_err().contains("rank communicator"));
+        let t = [
+            [0, 0, 2, 0, 0, 2],
+            [0, 1, 2, 0, 1, 2],
+            [2, 0, 2, 2, 0, 2],
+            [2, 1, 2, 2, 1, 2],
+        ];
+        assert!(Layout::check(&rows(&t))
+            .unwrap_err()
+            .contains("rank communicator"));
     }
 }

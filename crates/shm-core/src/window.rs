@@ -155,7 +155,11 @@ fn segment_bytes<T>(len: usize) -> Result<MPI_Aint> {
     len.max(1)
         .checked_mul(std::mem::size_of::<T>())
         .and_then(|b| MPI_Aint::try_from(b).ok())
-        .ok_or_else(|| Error::Usage(format!("a segment of {len} elements does not fit in memory")))
+        .ok_or_else(|| {
+            Error::Usage(format!(
+                "a segment of {len} elements does not fit in memory"
+            ))
+        })
 }
 
 impl<T: Element> Window<T> {
@@ -220,8 +224,14 @@ impl<T: Element> Window<T> {
         )?;
         let (mut rank, mut size) = (0, 0);
         // SAFETY: `comm` is live by the caller's contract.
-        check(unsafe { ffi::MPI_Comm_rank(comm, &mut rank) }, "MPI_Comm_rank")?;
-        check(unsafe { ffi::MPI_Comm_size(comm, &mut size) }, "MPI_Comm_size")?;
+        check(
+            unsafe { ffi::MPI_Comm_rank(comm, &mut rank) },
+            "MPI_Comm_rank",
+        )?;
+        check(
+            unsafe { ffi::MPI_Comm_size(comm, &mut size) },
+            "MPI_Comm_size",
+        )?;
         win.rank = rank;
         // The release fence orders our zeroing stores before the all-gather
         // that every other rank must pass before it may access the segment.
@@ -343,7 +353,10 @@ impl<T: Element> Window<T> {
             LockKind::Shared => sys::LOCK_SHARED(),
         };
         // SAFETY: the window is live; the guard unlocks it exactly once.
-        let res = check(unsafe { ffi::MPI_Win_lock(lock_type, target, 0, self.raw) }, "MPI_Win_lock");
+        let res = check(
+            unsafe { ffi::MPI_Win_lock(lock_type, target, 0, self.raw) },
+            "MPI_Win_lock",
+        );
         if let Err(e) = res {
             self.end();
             return Err(e);
@@ -361,12 +374,18 @@ impl<T: Element> Window<T> {
     pub fn lock_all(&self) -> Result<LockAllEpoch<'_, T>> {
         self.begin(Access::All)?;
         // SAFETY: the window is live; the guard unlocks it exactly once.
-        let res = check(unsafe { ffi::MPI_Win_lock_all(0, self.raw) }, "MPI_Win_lock_all");
+        let res = check(
+            unsafe { ffi::MPI_Win_lock_all(0, self.raw) },
+            "MPI_Win_lock_all",
+        );
         if let Err(e) = res {
             self.end();
             return Err(e);
         }
-        Ok(LockAllEpoch { win: self, open: true })
+        Ok(LockAllEpoch {
+            win: self,
+            open: true,
+        })
     }
 
     /// Opens an active-target fence epoch (collective: every rank of the
@@ -493,14 +512,20 @@ impl<T: Element> Window<T> {
 
     fn check_op(&self, op: Op) -> Result<()> {
         if !T::INTEGER && matches!(op, Op::BitAnd | Op::BitOr | Op::BitXor) {
-            return Err(Error::Usage(format!("{op:?} is only defined for integer types, not {}", T::NAME)));
+            return Err(Error::Usage(format!(
+                "{op:?} is only defined for integer types, not {}",
+                T::NAME
+            )));
         }
         Ok(())
     }
 
     fn flush_local_raw(&self, target: i32) -> Result<()> {
         // SAFETY: the window is live and inside a passive-target epoch.
-        check(unsafe { ffi::MPI_Win_flush_local(target, self.raw) }, "MPI_Win_flush_local")
+        check(
+            unsafe { ffi::MPI_Win_flush_local(target, self.raw) },
+            "MPI_Win_flush_local",
+        )
     }
 }
 
@@ -566,7 +591,14 @@ pub trait Rma<T: Element>: sealed::Sealed {
 
     /// `MPI_Get_accumulate`: atomically fetches the old values into `result`
     /// and combines `data` into them. `data` and `result` have the same length.
-    fn get_accumulate(&self, target: i32, disp: usize, data: &[T], result: &mut [T], op: Op) -> Result<()> {
+    fn get_accumulate(
+        &self,
+        target: i32,
+        disp: usize,
+        data: &[T],
+        result: &mut [T],
+        op: Op,
+    ) -> Result<()> {
         self.check_target(target)?;
         let win = self.window();
         win.check_op(op)?;
@@ -639,7 +671,10 @@ pub trait Rma<T: Element>: sealed::Sealed {
         self.check_target(target)?;
         let win = self.window();
         if !T::INTEGER {
-            return Err(Error::Usage(format!("compare_and_swap is only defined for integer types, not {}", T::NAME)));
+            return Err(Error::Usage(format!(
+                "compare_and_swap is only defined for integer types, not {}",
+                T::NAME
+            )));
         }
         win.check_range(target, disp, 1)?;
         let mut old = T::zeroed();
@@ -666,20 +701,29 @@ pub trait Rma<T: Element>: sealed::Sealed {
     fn flush(&self, target: i32) -> Result<()> {
         self.check_target(target)?;
         // SAFETY: the window is live and inside a passive-target epoch.
-        check(unsafe { ffi::MPI_Win_flush(target, self.window().raw) }, "MPI_Win_flush")
+        check(
+            unsafe { ffi::MPI_Win_flush(target, self.window().raw) },
+            "MPI_Win_flush",
+        )
     }
 
     /// `MPI_Win_flush_all`.
     fn flush_all(&self) -> Result<()> {
         // SAFETY: as in `flush`.
-        check(unsafe { ffi::MPI_Win_flush_all(self.window().raw) }, "MPI_Win_flush_all")
+        check(
+            unsafe { ffi::MPI_Win_flush_all(self.window().raw) },
+            "MPI_Win_flush_all",
+        )
     }
 
     /// `MPI_Win_sync`: synchronises the public and private copies of this
     /// rank's segment (a memory barrier for direct loads and stores).
     fn sync(&self) -> Result<()> {
         // SAFETY: as in `flush`.
-        check(unsafe { ffi::MPI_Win_sync(self.window().raw) }, "MPI_Win_sync")
+        check(
+            unsafe { ffi::MPI_Win_sync(self.window().raw) },
+            "MPI_Win_sync",
+        )
     }
 }
 
@@ -703,7 +747,10 @@ impl<T: Element> LockEpoch<'_, T> {
         }
         self.win.end();
         // SAFETY: the epoch on `target` was opened by `Window::lock`.
-        check(unsafe { ffi::MPI_Win_unlock(self.target, self.win.raw) }, "MPI_Win_unlock")
+        check(
+            unsafe { ffi::MPI_Win_unlock(self.target, self.win.raw) },
+            "MPI_Win_unlock",
+        )
     }
 }
 
@@ -749,7 +796,10 @@ impl<T: Element> LockAllEpoch<'_, T> {
         }
         self.win.end();
         // SAFETY: the epoch was opened by `Window::lock_all`.
-        check(unsafe { ffi::MPI_Win_unlock_all(self.win.raw) }, "MPI_Win_unlock_all")
+        check(
+            unsafe { ffi::MPI_Win_unlock_all(self.win.raw) },
+            "MPI_Win_unlock_all",
+        )
     }
 }
 
@@ -791,9 +841,16 @@ impl<T: Element> Window<T> {
     /// (which lets implementations skip lock traffic entirely).
     pub fn into_locked(self, assert_nocheck: bool) -> Result<LockedWindow<T>> {
         self.begin(Access::All)?;
-        let mode = if assert_nocheck { sys::MODE_NOCHECK() } else { 0 };
+        let mode = if assert_nocheck {
+            sys::MODE_NOCHECK()
+        } else {
+            0
+        };
         // SAFETY: the window is live; `LockedWindow::drop` unlocks it once.
-        check(unsafe { ffi::MPI_Win_lock_all(mode, self.raw) }, "MPI_Win_lock_all")?;
+        check(
+            unsafe { ffi::MPI_Win_lock_all(mode, self.raw) },
+            "MPI_Win_lock_all",
+        )?;
         Ok(LockedWindow { win: self })
     }
 }
@@ -1002,7 +1059,10 @@ impl<T: Element> SharedWindow<T> {
     /// loads and stores (`MPI_Win_shared_query`).
     pub fn segment(&self, rank: i32) -> Result<SharedSegment<T>> {
         let len = self.len_of(rank).ok_or_else(|| {
-            Error::Usage(format!("rank {rank} is outside the window's group of {} ranks", self.size()))
+            Error::Usage(format!(
+                "rank {rank} is outside the window's group of {} ranks",
+                self.size()
+            ))
         })?;
         let mut size: MPI_Aint = 0;
         let mut disp_unit: c_int = 0;
