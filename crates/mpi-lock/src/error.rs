@@ -1,0 +1,45 @@
+//! The error type of `mpi-lock`.
+
+/// Everything that can go wrong with an [`MpiLock`](crate::MpiLock).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LockError {
+    /// An error of the window layer: a failed MPI call, or bad collective
+    /// input (such as a root rank out of range), which is then the same
+    /// [`shm_core::Error::Invalid`] on every rank.
+    #[error(transparent)]
+    Core(#[from] shm_core::Error),
+
+    /// The calling thread already holds the lock. The lock is not reentrant:
+    /// locking it again from the holding thread would wait for itself.
+    #[error("this thread already holds the lock (MpiLock is not reentrant)")]
+    AlreadyHeld,
+
+    /// A thread other than the one that created the lock used it, but MPI
+    /// was not initialised with `MPI_THREAD_MULTIPLE`.
+    #[error(
+        "MPI was initialised with threading level {level}, not MPI_THREAD_MULTIPLE: \
+         only the thread that created the lock may use it"
+    )]
+    ThreadLevel {
+        /// The threading level MPI provides (`"single"`, `"funneled"` or
+        /// `"serialized"`).
+        level: &'static str,
+    },
+
+    /// [`MpiLock::close`](crate::MpiLock::close) (or the drop of the lock)
+    /// found the lock still held on some rank, because a guard was leaked
+    /// with `std::mem::forget`. The holder released the token before the
+    /// lock was freed, so no rank was left waiting. Every rank returns this
+    /// same error.
+    #[error("the lock was still held on rank {rank} when it was closed (a leaked guard); it was released")]
+    HeldAtClose {
+        /// The lowest rank that still held the lock.
+        rank: i32,
+    },
+
+    /// An earlier MPI error left this rank's part of the distributed queue in
+    /// an unknown state, so the lock refuses further use.
+    #[error("the lock is unusable after an earlier MPI error: {0}")]
+    Broken(String),
+}

@@ -1,0 +1,749 @@
+//! [`MpiLock`], its guard, and the MCS queue protocol over one window.
+
+use crate::error::LockError;
+use mpi::topology::Communicator;
+use shm_core::window::{LockedWindow, Op, Rma, Window};
+use shm_core::OwnedComm;
+use std::marker::PhantomData;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::thread::ThreadId;
+use std::time::Duration;
+
+/// Word of the root's segment holding the tail of the waiting list.
+///
+/// `rank + 1` (> 0) while the list is non-empty: the last rank that enqueued.
+/// `-t` (<= 0) while it is empty: `t` is the ticket of the last grant, so the
+/// zero-initialised window means "empty, no grant yet".
+pub(crate) const TAIL: usize = 0;
+/// Word of every rank's segment where its successor links itself in
+/// (`successor + 1`; 0 = no successor yet).
+pub(crate) const NEXT: usize = 1;
+/// Word of every rank's segment where its predecessor hands over the token
+/// (the ticket granted; 0 = not granted).
+pub(crate) const FLAG: usize = 2;
+/// Words per segment (every rank has the same layout; `TAIL` is only used on
+/// the root).
+pub(crate) const WORDS: usize = 3;
+
+/// Counters of the work done by one [`MpiLock`] on this rank, for checking
+/// that the cost of an acquisition does not grow with the number of ranks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LockStats {
+    /// Successful acquisitions (`lock` and successful `try_lock`).
+    pub acquisitions: u64,
+    /// Failed `try_lock` calls.
+    pub failed_tries: u64,
+    /// RMA operations on words of the waiting list other than this rank's own
+    /// (tail swap, tail compare-and-swap, tail read of `try_lock`, writing
+    /// the predecessor's `next` link, handing the token to the successor).
+    /// At most 2 per `lock` and 2 per unlock, whatever the number of ranks.
+    pub remote_ops: u64,
+    /// `MPI_Win_flush` calls (after the link write and the token hand-off).
+    pub remote_flushes: u64,
+    /// Polls of this rank's own `next`/`flag` words while waiting (local
+    /// fetch-and-op operations; they also drive MPI progress).
+    pub local_polls: u64,
+}
+
+impl LockStats {
+    /// Remote operations per acquisition (lock plus unlock), or 0 before the
+    /// first acquisition.
+    pub fn remote_ops_per_acquisition(&self) -> f64 {
+        if self.acquisitions == 0 {
+            0.0
+        } else {
+            self.remote_ops as f64 / self.acquisitions as f64
+        }
+    }
+}
+
+#[derive(Default)]
+struct Counters {
+    acquisitions: AtomicU64,
+    failed_tries: AtomicU64,
+    remote_ops: AtomicU64,
+    remote_flushes: AtomicU64,
+    local_polls: AtomicU64,
+}
+
+impl Counters {
+    fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    fn snapshot(&self) -> LockStats {
+        LockStats {
+            acquisitions: self.acquisitions.load(Ordering::Relaxed),
+            failed_tries: self.failed_tries.load(Ordering::Relaxed),
+            remote_ops: self.remote_ops.load(Ordering::Relaxed),
+            remote_flushes: self.remote_flushes.load(Ordering::Relaxed),
+            local_polls: self.local_polls.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// This process's view of the lock, guarded by the local mutex.
+#[derive(Default)]
+struct State {
+    /// This rank (one of its threads) holds the lock.
+    held: bool,
+    /// The ticket of the current (or last) hold.
+    ticket: u64,
+    /// Local mode: the ticket of the last grant.
+    last_local_ticket: u64,
+    /// Set when an MPI error interrupted the protocol half-way.
+    broken: Option<String>,
+}
+
+/// The distributed part of a lock: its communicator and window.
+struct Dist {
+    // Declared before `comm` so that the window is freed first.
+    win: LockedWindow<i64>,
+    comm: OwnedComm,
+    rank: i32,
+    root: i32,
+    creator: ThreadId,
+    /// `None` when MPI provides `MPI_THREAD_MULTIPLE`, else the level's name.
+    single_threaded: Option<&'static str>,
+}
+
+/// Waits politely: a few spins, then yields, then sleeps that double up to a
+/// cap, so that waiting ranks leave the cores to the holder when ranks
+/// outnumber cores.
+struct Backoff {
+    step: u32,
+    sleep: Duration,
+}
+
+impl Backoff {
+    const SPINS: u32 = 8;
+    const YIELDS: u32 = 24;
+    const MAX_SLEEP: Duration = Duration::from_micros(64);
+
+    fn new() -> Self {
+        Backoff {
+            step: 0,
+            sleep: Duration::from_micros(2),
+        }
+    }
+
+    /// `true` once the backoff has reached the yielding phase (cheap enough
+    /// to add an `MPI_Iprobe` for progress from then on).
+    fn patient(&self) -> bool {
+        self.step >= Self::SPINS
+    }
+
+    fn snooze(&mut self) {
+        if self.step < Self::SPINS {
+            for _ in 0..(1u32 << self.step.min(5)) {
+                std::hint::spin_loop();
+            }
+        } else if self.step < Self::YIELDS {
+            std::thread::yield_now();
+        } else {
+            std::thread::sleep(self.sleep);
+            self.sleep = (self.sleep * 2).min(Self::MAX_SLEEP);
+        }
+        self.step = self.step.saturating_add(1);
+    }
+}
+
+impl Dist {
+    fn me(&self) -> i64 {
+        self.rank as i64 + 1
+    }
+
+    /// Joins the waiting list and waits for the token; returns the ticket.
+    fn acquire(&self, stats: &Counters) -> shm_core::Result<u64> {
+        let me = self.me();
+        // Enqueue: swap ourselves in as the tail.
+        let prev = self.win.fetch_and_op(self.root, TAIL, me, Op::Replace)?;
+        Counters::add(&stats.remote_ops, 1);
+        if prev <= 0 {
+            // The list was empty: the lock is ours, `-prev` was the last ticket.
+            return Ok(prev.unsigned_abs() + 1);
+        }
+        // Link behind the predecessor and wait for it to hand us the token.
+        let pred = (prev - 1) as i32;
+        self.win.accumulate(pred, NEXT, &[me], Op::Replace)?;
+        self.win.flush(pred)?;
+        Counters::add(&stats.remote_ops, 1);
+        Counters::add(&stats.remote_flushes, 1);
+        let ticket = self.wait_own(FLAG, stats)?;
+        Ok(ticket as u64)
+    }
+
+    /// Takes the lock only if the waiting list is empty.
+    fn try_acquire(&self, stats: &Counters) -> shm_core::Result<Option<u64>> {
+        let me = self.me();
+        let mut seen = self.win.fetch_and_op(self.root, TAIL, 0, Op::NoOp)?;
+        Counters::add(&stats.remote_ops, 1);
+        loop {
+            if seen > 0 {
+                return Ok(None);
+            }
+            let old = self.win.compare_and_swap(self.root, TAIL, seen, me)?;
+            Counters::add(&stats.remote_ops, 1);
+            if old == seen {
+                return Ok(Some(seen.unsigned_abs() + 1));
+            }
+            // Either somebody enqueued (old > 0: we fail) or a holder released
+            // between our read and our swap (old is the new empty value).
+            seen = old;
+        }
+    }
+
+    /// Leaves the lock: either the list had only us (reset the tail to empty,
+    /// remembering our ticket), or hand the token to our successor.
+    fn release(&self, ticket: u64, stats: &Counters) -> shm_core::Result<()> {
+        let me = self.me();
+        let empty = -(ticket as i64);
+        let old = self.win.compare_and_swap(self.root, TAIL, me, empty)?;
+        Counters::add(&stats.remote_ops, 1);
+        if old == me {
+            return Ok(());
+        }
+        // Somebody swapped itself in behind us; wait for its link.
+        let next = self.wait_own(NEXT, stats)?;
+        let succ = (next - 1) as i32;
+        self.win
+            .accumulate(succ, FLAG, &[ticket as i64 + 1], Op::Replace)?;
+        self.win.flush(succ)?;
+        Counters::add(&stats.remote_ops, 1);
+        Counters::add(&stats.remote_flushes, 1);
+        Ok(())
+    }
+
+    /// Polls one of our own words until it is non-zero, resetting it to zero
+    /// in the same atomic swap (so `NEXT` and `FLAG` are zero whenever this
+    /// rank is not in the list). Each poll is an MPI call on the window, which
+    /// drives MPI progress; once the backoff gets patient, an `MPI_Iprobe` on
+    /// the lock's private communicator drives it further.
+    fn wait_own(&self, word: usize, stats: &Counters) -> shm_core::Result<i64> {
+        let mut backoff = Backoff::new();
+        loop {
+            let value = self.win.fetch_and_op(self.rank, word, 0, Op::Replace)?;
+            Counters::add(&stats.local_polls, 1);
+            if value != 0 {
+                return Ok(value);
+            }
+            if backoff.patient() {
+                self.probe();
+            }
+            backoff.snooze();
+        }
+    }
+
+    /// `MPI_Iprobe` on the lock's communicator, where nothing is ever sent:
+    /// its only effect is to run the progress engine.
+    fn probe(&self) {
+        let mut flag = 0;
+        // SAFETY: the communicator is live (owned by `self`); `flag` is a
+        // local int and the status is ignored (MPI_STATUS_IGNORE). The return
+        // code is irrelevant: this call is only made for progress.
+        unsafe {
+            mpi::ffi::MPI_Iprobe(
+                mpi::ffi::RSMPI_ANY_SOURCE,
+                mpi::ffi::RSMPI_ANY_TAG,
+                self.comm.as_raw(),
+                &mut flag,
+                mpi::ffi::RSMPI_STATUS_IGNORE,
+            );
+        }
+    }
+}
+
+/// A small per-thread number (never 0), to recognise the holding thread.
+fn thread_token() -> u64 {
+    static NEXT_TOKEN: AtomicU64 = AtomicU64::new(1);
+    thread_local! {
+        static TOKEN: u64 = NEXT_TOKEN.fetch_add(1, Ordering::Relaxed);
+    }
+    TOKEN.with(|t| *t)
+}
+
+fn level_name(level: mpi::Threading) -> Option<&'static str> {
+    match level {
+        mpi::Threading::Multiple => None,
+        mpi::Threading::Serialized => Some("serialized"),
+        mpi::Threading::Funneled => Some("funneled"),
+        mpi::Threading::Single => Some("single"),
+    }
+}
+
+/// A distributed FIFO mutex over an MPI communicator (an MCS queue lock on
+/// one RMA window), or an in-process mutex with the same interface
+/// ([`MpiLock::local`]).
+///
+/// See the [crate documentation](crate) for the algorithm, the window layout
+/// and the threading rules.
+///
+/// `MpiLock` is `Sync` but not `Send`: creating and closing it are collective
+/// MPI calls made by the thread that owns it, while other threads may borrow
+/// it (for instance with [`std::thread::scope`]) and take the lock, provided
+/// MPI was initialised with `MPI_THREAD_MULTIPLE`.
+#[must_use = "dropping the lock frees it (collectively)"]
+pub struct MpiLock {
+    // Declared first: the window and communicator are freed before the rest.
+    dist: Option<Dist>,
+    state: parking_lot::Mutex<State>,
+    /// `thread_token()` of the thread holding `state` (0 = none).
+    owner: AtomicU64,
+    stats: Counters,
+    /// Makes the type `!Send` whatever its fields are (see the type docs).
+    _not_send: PhantomData<*const ()>,
+}
+
+// SAFETY: `MpiLock` is `!Sync` only because of the MPI handles in `dist` (the
+// window's raw pointers and `Cell`, the communicator). Through `&MpiLock`:
+// * every MPI call on the window or the communicator, and every use of their
+//   interior mutability, happens inside `acquire`/`try_acquire`/`release`,
+//   which are only called while holding the `state` mutex, so at most one
+//   thread of this process uses them at a time;
+// * the other fields read through `&self` (`rank`, `root`, the window's
+//   segment lengths, `creator`, `single_threaded`) are never mutated after
+//   construction, and `owner` and the counters are atomics;
+// * MPI handles are process-wide and valid on every thread. Using them from a
+//   thread other than the creator is refused (`LockError::ThreadLevel`)
+//   unless MPI provides MPI_THREAD_MULTIPLE, which permits calls from any
+//   thread concurrently with the application's own MPI calls.
+// Creating and freeing (collective) need ownership or `&mut`, and since the
+// type is `!Send` they always happen on the creating thread.
+unsafe impl Sync for MpiLock {}
+
+impl std::fmt::Debug for MpiLock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.dist {
+            None => f.debug_struct("MpiLock").field("mode", &"local").finish(),
+            Some(d) => f
+                .debug_struct("MpiLock")
+                .field("rank", &d.rank)
+                .field("size", &d.comm.size())
+                .field("root", &d.root)
+                .finish(),
+        }
+    }
+}
+
+impl MpiLock {
+    /// Creates a lock over `comm`, with the waiting list on rank 0
+    /// (collective over `comm`).
+    pub fn new<C: Communicator + ?Sized>(comm: &C) -> Result<Self, LockError> {
+        Self::with_root(comm, 0)
+    }
+
+    /// Creates a lock over `comm` whose waiting list (the tail word) lives on
+    /// rank `root` (collective over `comm`; `root` must be the same valid rank
+    /// everywhere, otherwise every rank returns the same
+    /// [`shm_core::Error::Invalid`]).
+    ///
+    /// The lock duplicates `comm`, so several locks on one communicator, and
+    /// the application's own messages, never interfere.
+    pub fn with_root<C: Communicator + ?Sized>(comm: &C, root: i32) -> Result<Self, LockError> {
+        let comm = OwnedComm::duplicate(comm)?;
+        let size = comm.size();
+        let mut bounds = [root as i64, -(root as i64)];
+        comm.all_reduce_min(&mut bounds)?;
+        let (lowest, highest) = (bounds[0], -bounds[1]);
+        // Every rank computes the same verdict from the same reduction.
+        let verdict = if lowest != highest {
+            Err(format!(
+                "the root rank differs between ranks (from {lowest} to {highest})"
+            ))
+        } else if !(0..size as i64).contains(&lowest) {
+            Err(format!(
+                "root rank {lowest} is outside the communicator of {size} ranks"
+            ))
+        } else {
+            Ok(())
+        };
+        comm.agree(verdict)?;
+        let win = Window::<i64>::allocate(comm.communicator(), WORDS)?;
+        // No process ever takes an exclusive MPI_Win_lock on this private
+        // window, so the lock_all epoch may assert MPI_MODE_NOCHECK.
+        let win = win.into_locked(true)?;
+        Ok(MpiLock {
+            dist: Some(Dist {
+                win,
+                rank: comm.rank(),
+                comm,
+                root,
+                creator: std::thread::current().id(),
+                single_threaded: level_name(mpi::environment::threading_support()),
+            }),
+            state: parking_lot::Mutex::new(State::default()),
+            owner: AtomicU64::new(0),
+            stats: Counters::default(),
+            _not_send: PhantomData,
+        })
+    }
+
+    /// An in-process lock with the same interface and no MPI at all (pshmem's
+    /// `comm=None`): it serialises the threads of this process.
+    pub fn local() -> Self {
+        MpiLock {
+            dist: None,
+            state: parking_lot::Mutex::new(State::default()),
+            owner: AtomicU64::new(0),
+            stats: Counters::default(),
+            _not_send: PhantomData,
+        }
+    }
+
+    /// `true` for a lock made by [`MpiLock::local`].
+    pub fn is_local(&self) -> bool {
+        self.dist.is_none()
+    }
+
+    /// This process's rank in the lock's communicator (0 in local mode).
+    pub fn rank(&self) -> i32 {
+        self.dist.as_ref().map_or(0, |d| d.rank)
+    }
+
+    /// The number of ranks of the lock's communicator (1 in local mode).
+    pub fn size(&self) -> i32 {
+        self.dist.as_ref().map_or(1, |d| d.comm.size())
+    }
+
+    /// The rank holding the waiting list (`None` in local mode).
+    pub fn root(&self) -> Option<i32> {
+        self.dist.as_ref().map(|d| d.root)
+    }
+
+    /// This rank's counters (acquisitions, remote operations, polls).
+    pub fn stats(&self) -> LockStats {
+        self.stats.snapshot()
+    }
+
+    /// The number of remote RMA operations this rank has issued on the lock's
+    /// window (see [`LockStats::remote_ops`]).
+    pub fn remote_ops(&self) -> u64 {
+        self.stats.remote_ops.load(Ordering::Relaxed)
+    }
+
+    fn check_thread(&self) -> Result<(), LockError> {
+        match &self.dist {
+            Some(Dist {
+                single_threaded: Some(level),
+                creator,
+                ..
+            }) if *creator != std::thread::current().id() => Err(LockError::ThreadLevel { level }),
+            _ => Ok(()),
+        }
+    }
+
+    fn check_reentry(&self) -> Result<u64, LockError> {
+        let me = thread_token();
+        // Only this thread ever stores its own token, so seeing it means that
+        // this thread holds the lock.
+        if self.owner.load(Ordering::Acquire) == me {
+            Err(LockError::AlreadyHeld)
+        } else {
+            Ok(me)
+        }
+    }
+
+    /// Acquires the lock, waiting for the ranks (and local threads) that
+    /// requested it earlier. Ranks are served in the order their requests
+    /// reached the waiting list.
+    ///
+    /// # Errors
+    /// [`LockError::AlreadyHeld`] if this thread holds the lock already,
+    /// [`LockError::ThreadLevel`] from a non-creating thread without
+    /// `MPI_THREAD_MULTIPLE`, [`LockError::Broken`] after an earlier MPI
+    /// failure, or the MPI error that interrupted the protocol.
+    pub fn lock(&self) -> Result<MpiLockGuard<'_>, LockError> {
+        self.check_thread()?;
+        let me = self.check_reentry()?;
+        let state = self.state.lock();
+        let guard = self.acquire_with(state, me, |dist, stats| dist.acquire(stats).map(Some))?;
+        Ok(guard.expect("a blocking acquire always returns a ticket"))
+    }
+
+    /// Acquires the lock only if nobody holds it or waits for it; returns
+    /// `Ok(None)` otherwise. Never waits for another rank.
+    ///
+    /// # Errors
+    /// As [`lock`](Self::lock).
+    pub fn try_lock(&self) -> Result<Option<MpiLockGuard<'_>>, LockError> {
+        self.check_thread()?;
+        let me = self.check_reentry()?;
+        let Some(state) = self.state.try_lock() else {
+            Counters::add(&self.stats.failed_tries, 1);
+            return Ok(None);
+        };
+        self.acquire_with(state, me, |dist, stats| dist.try_acquire(stats))
+    }
+
+    fn acquire_with<'a>(
+        &'a self,
+        mut state: parking_lot::MutexGuard<'a, State>,
+        me: u64,
+        protocol: impl FnOnce(&Dist, &Counters) -> shm_core::Result<Option<u64>>,
+    ) -> Result<Option<MpiLockGuard<'a>>, LockError> {
+        if let Some(message) = &state.broken {
+            return Err(LockError::Broken(message.clone()));
+        }
+        let ticket = match &self.dist {
+            None => {
+                state.last_local_ticket += 1;
+                Some(state.last_local_ticket)
+            }
+            Some(dist) => match protocol(dist, &self.stats) {
+                Ok(ticket) => ticket,
+                Err(e) => {
+                    state.broken = Some(e.to_string());
+                    return Err(e.into());
+                }
+            },
+        };
+        let Some(ticket) = ticket else {
+            Counters::add(&self.stats.failed_tries, 1);
+            return Ok(None);
+        };
+        Counters::add(&self.stats.acquisitions, 1);
+        state.held = true;
+        state.ticket = ticket;
+        self.owner.store(me, Ordering::Release);
+        Ok(Some(MpiLockGuard {
+            lock: self,
+            state: Some(state),
+            ticket,
+            _not_send: PhantomData,
+        }))
+    }
+
+    fn release(&self, state: &mut State) -> Result<(), LockError> {
+        if !state.held {
+            return Ok(());
+        }
+        state.held = false;
+        if let Some(dist) = &self.dist {
+            if let Err(e) = dist.release(state.ticket, &self.stats) {
+                state.broken = Some(e.to_string());
+                return Err(e.into());
+            }
+        }
+        Ok(())
+    }
+
+    /// Frees the lock (collective over the lock's communicator).
+    ///
+    /// Every rank must call it (or drop the lock) at the same point of its
+    /// sequence of collective calls. Ranks still waiting for the lock are
+    /// served first: `close` returns once every rank has reached it.
+    ///
+    /// # Errors
+    /// [`LockError::HeldAtClose`] on every rank if some rank still held the
+    /// lock because its guard was leaked (that rank releases it first, so
+    /// nobody is left waiting); [`LockError::Broken`] on every rank (with the
+    /// message of the lowest broken rank) if an MPI error broke the protocol
+    /// somewhere. The lock's window and communicator are freed in every case.
+    pub fn close(mut self) -> Result<(), LockError> {
+        self.shutdown()
+    }
+
+    fn shutdown(&mut self) -> Result<(), LockError> {
+        // `get_mut` works even if a leaked guard left the mutex locked: we
+        // own the lock, so no guard can be alive.
+        let state = self.state.get_mut();
+        let Some(dist) = self.dist.take() else {
+            let was_held = std::mem::replace(&mut state.held, false);
+            return if was_held {
+                Err(LockError::HeldAtClose { rank: 0 })
+            } else {
+                Ok(())
+            };
+        };
+        let mut local_failure = state.broken.clone();
+        let was_held = state.held;
+        if was_held {
+            state.held = false;
+            if local_failure.is_none() {
+                if let Err(e) = dist.release(state.ticket, &self.stats) {
+                    local_failure = Some(e.to_string());
+                }
+            }
+        }
+        let mut held = [if was_held { dist.rank as i64 } else { i64::MAX }];
+        let reduced = dist.comm.all_reduce_min(&mut held);
+        let agreed = dist.comm.agree(local_failure.map_or(Ok(()), Err));
+        // Freeing the window is collective; every rank got here.
+        drop(dist);
+        reduced?;
+        if let Err(e) = agreed {
+            return Err(match e {
+                shm_core::Error::Invalid { rank, message } => {
+                    LockError::Broken(format!("rank {rank}: {message}"))
+                }
+                other => other.into(),
+            });
+        }
+        if held[0] != i64::MAX {
+            return Err(LockError::HeldAtClose {
+                rank: held[0] as i32,
+            });
+        }
+        Ok(())
+    }
+}
+
+impl Drop for MpiLock {
+    fn drop(&mut self) {
+        if self.dist.is_none() {
+            return;
+        }
+        if std::thread::panicking() {
+            // A panicking rank must not enter collectives the other ranks may
+            // never reach; leak the window and communicator instead.
+            std::mem::forget(self.dist.take());
+            return;
+        }
+        if let Err(e) = self.shutdown() {
+            eprintln!(
+                "mpi-lock: error while dropping the lock (use MpiLock::close to handle it): {e}"
+            );
+        }
+    }
+}
+
+/// Proof of holding an [`MpiLock`]; the lock is released when it is dropped
+/// (or by [`MpiLockGuard::unlock`], which reports errors).
+///
+/// The guard borrows the lock, so the lock cannot be closed or dropped while
+/// it is held. It is neither `Send` nor `Sync` (as `lock_api` guards): it must
+/// be released by the thread that acquired it.
+#[must_use = "the lock is released as soon as the guard is dropped"]
+pub struct MpiLockGuard<'a> {
+    lock: &'a MpiLock,
+    state: Option<parking_lot::MutexGuard<'a, State>>,
+    ticket: u64,
+    _not_send: PhantomData<*const ()>,
+}
+
+impl std::fmt::Debug for MpiLockGuard<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MpiLockGuard")
+            .field("rank", &self.lock.rank())
+            .field("ticket", &self.ticket)
+            .finish()
+    }
+}
+
+impl MpiLockGuard<'_> {
+    /// The request sequence number of this acquisition: the position of this
+    /// rank's enqueue among all enqueues of the lock (1 for the first). Since
+    /// the lock is FIFO, grants happen in ticket order.
+    pub fn ticket(&self) -> u64 {
+        self.ticket
+    }
+
+    /// Releases the lock, reporting an MPI failure (dropping the guard does
+    /// the same but can only print the error).
+    pub fn unlock(mut self) -> Result<(), LockError> {
+        self.finish()
+    }
+
+    fn finish(&mut self) -> Result<(), LockError> {
+        let Some(mut state) = self.state.take() else {
+            return Ok(());
+        };
+        // Clear the owner before the local mutex is released, so that the
+        // next local holder's token is the only one ever seen while it holds.
+        let result = self.lock.release(&mut state);
+        self.lock.owner.store(0, Ordering::Release);
+        drop(state);
+        result
+    }
+}
+
+impl Drop for MpiLockGuard<'_> {
+    fn drop(&mut self) {
+        if let Err(e) = self.finish() {
+            eprintln!("mpi-lock: error while releasing the lock (use MpiLockGuard::unlock to handle it): {e}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+
+    #[test]
+    fn local_lock_and_try_lock() {
+        let lock = MpiLock::local();
+        assert!(lock.is_local());
+        assert_eq!((lock.rank(), lock.size(), lock.root()), (0, 1, None));
+        let g = lock.lock().unwrap();
+        assert_eq!(g.ticket(), 1);
+        // Not reentrant: an error, not a deadlock.
+        assert_eq!(lock.lock().unwrap_err(), LockError::AlreadyHeld);
+        assert_eq!(lock.try_lock().unwrap_err(), LockError::AlreadyHeld);
+        std::thread::scope(|s| {
+            s.spawn(|| assert!(lock.try_lock().unwrap().is_none()));
+        });
+        g.unlock().unwrap();
+        let g = lock.try_lock().unwrap().expect("free");
+        assert_eq!(g.ticket(), 2);
+        drop(g);
+        let stats = lock.stats();
+        assert_eq!(stats.acquisitions, 2);
+        assert_eq!(stats.failed_tries, 1);
+        assert_eq!(stats.remote_ops, 0);
+        lock.close().unwrap();
+    }
+
+    #[test]
+    fn local_lock_excludes_threads() {
+        let lock = MpiLock::local();
+        let inside = AtomicUsize::new(0);
+        let mut counter = 0u64;
+        let counter_ptr = std::sync::Mutex::new(&mut counter);
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| {
+                    for _ in 0..500 {
+                        let g = lock.lock().unwrap();
+                        assert_eq!(inside.fetch_add(1, Ordering::SeqCst), 0);
+                        **counter_ptr.try_lock().expect("the MpiLock excludes") += 1;
+                        assert_eq!(inside.fetch_sub(1, Ordering::SeqCst), 1);
+                        drop(g);
+                    }
+                });
+            }
+        });
+        assert_eq!(counter, 2000);
+        assert_eq!(lock.stats().acquisitions, 2000);
+    }
+
+    #[test]
+    fn leaked_local_guard_is_reported_at_close() {
+        let lock = MpiLock::local();
+        std::mem::forget(lock.lock().unwrap());
+        assert_eq!(
+            lock.close().unwrap_err(),
+            LockError::HeldAtClose { rank: 0 }
+        );
+    }
+
+    #[test]
+    fn backoff_progresses_to_sleeping() {
+        let mut b = Backoff::new();
+        assert!(!b.patient());
+        for _ in 0..40 {
+            b.snooze();
+        }
+        assert!(b.patient());
+        assert_eq!(b.sleep, Backoff::MAX_SLEEP);
+    }
+
+    #[test]
+    fn thread_tokens_differ() {
+        let here = thread_token();
+        assert_ne!(here, 0);
+        assert_eq!(here, thread_token());
+        let there = std::thread::spawn(thread_token).join().unwrap();
+        assert_ne!(here, there);
+    }
+}
