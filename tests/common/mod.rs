@@ -117,7 +117,7 @@ pub fn launch(name: &str, np: usize) {
     let (ok, output) = mpirun(
         np,
         exe.to_str().unwrap(),
-        &["--exact", name, "--nocapture", "--test-threads=1"],
+        &["--exact", name, "--nocapture", "--test-threads=1", "--include-ignored"],
         &[(CHILD_VAR, "1")],
     );
     // Written to the real stderr (not captured by libtest) so that a run

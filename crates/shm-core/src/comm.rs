@@ -62,20 +62,12 @@ impl OwnedComm {
     /// `raw` must be a live intra-communicator (not `MPI_COMM_WORLD`,
     /// `MPI_COMM_SELF` or `MPI_COMM_NULL`) that nothing else will free.
     pub(crate) unsafe fn adopt(raw: MPI_Comm) -> Result<Self> {
-        let (mut rank, mut size) = (0, 0);
-        // SAFETY (for the three calls): `raw` is live by the caller's contract.
+        // SAFETY: `raw` is live by the caller's contract.
         check(
             unsafe { ffi::MPI_Comm_set_errhandler(raw, sys::ERRORS_RETURN()) },
             "MPI_Comm_set_errhandler",
         )?;
-        check(
-            unsafe { ffi::MPI_Comm_rank(raw, &mut rank) },
-            "MPI_Comm_rank",
-        )?;
-        check(
-            unsafe { ffi::MPI_Comm_size(raw, &mut size) },
-            "MPI_Comm_size",
-        )?;
+        let (rank, size) = raw::rank_and_size(raw)?;
         // SAFETY: `raw` is live and owned by us; rsmpi frees it on drop.
         let comm = unsafe { <SimpleCommunicator as mpi::raw::FromRaw>::from_raw(raw) };
         Ok(OwnedComm {
@@ -197,6 +189,22 @@ impl OwnedComm {
 /// window constructors, which run on communicators we do not own.
 pub(crate) mod raw {
     use super::*;
+
+    /// The rank of this process in `comm`, and the size of `comm`.
+    pub(crate) fn rank_and_size(comm: MPI_Comm) -> Result<(i32, i32)> {
+        let (mut rank, mut size) = (0, 0);
+        // SAFETY: the caller's communicator is live; the outputs are locals.
+        check(
+            unsafe { ffi::MPI_Comm_rank(comm, &mut rank) },
+            "MPI_Comm_rank",
+        )?;
+        // SAFETY: as above.
+        check(
+            unsafe { ffi::MPI_Comm_size(comm, &mut size) },
+            "MPI_Comm_size",
+        )?;
+        Ok((rank, size))
+    }
 
     pub(crate) fn barrier(comm: MPI_Comm) -> Result<()> {
         // SAFETY: the caller's communicator is live for its borrow.

@@ -284,6 +284,17 @@ impl<T: Element> MpiShared<T> {
 
     /// A zero-copy view of this node's copy.
     ///
+    /// A view cannot be held across a write, which would let this process
+    /// read half-updated data; the borrow checker refuses it:
+    ///
+    /// ```compile_fail
+    /// # fn f(shm: &mut shm_core::MpiShared<f64>) -> shm_core::Result<()> {
+    /// let view = shm.view();
+    /// shm.set(shm_core::Slab::none(), &[0, 0], 0)?; // error: `shm` is borrowed
+    /// println!("{}", view[[0, 0]]);
+    /// # Ok(()) }
+    /// ```
+    ///
     /// No process writes the node copy while the view lives: writes happen
     /// only inside the collective `set`/`assign`/`close`, which this process
     /// cannot enter while it borrows the array, and whose agreement step no
@@ -295,10 +306,9 @@ impl<T: Element> MpiShared<T> {
                 ArrayViewD::from_shape(shape, values).expect("shape matches storage")
             }
             Store::Node(copy) => {
-                // SAFETY: `base` maps `len` initialised elements of the node
-                // copy, aligned for `T` (checked by `segment`), valid while
-                // `self` is borrowed; the view is read-only and, as argued
-                // above, no process stores to the copy while it lives.
+                // SAFETY: `base` maps `len` aligned, initialised elements,
+                // valid while `self` is borrowed; nobody stores to them while
+                // the view lives (argued above).
                 unsafe { ArrayViewD::from_shape_ptr(shape, copy.base as *const T) }
             }
             Store::Closed => {

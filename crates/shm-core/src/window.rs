@@ -222,38 +222,13 @@ impl<T: Element> Window<T> {
             unsafe { ffi::MPI_Win_set_errhandler(raw, sys::ERRORS_RETURN()) },
             "MPI_Win_set_errhandler",
         )?;
-        let (mut rank, mut size) = (0, 0);
-        // SAFETY: `comm` is live by the caller's contract.
-        check(
-            unsafe { ffi::MPI_Comm_rank(comm, &mut rank) },
-            "MPI_Comm_rank",
-        )?;
-        check(
-            unsafe { ffi::MPI_Comm_size(comm, &mut size) },
-            "MPI_Comm_size",
-        )?;
+        let (rank, size) = crate::comm::raw::rank_and_size(comm)?;
         win.rank = rank;
         // The release fence orders our zeroing stores before the all-gather
         // that every other rank must pass before it may access the segment.
         std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
-        let mut lens = vec![0u64; size as usize];
-        let mine = len as u64;
-        with_errors_return(comm, || {
-            // SAFETY: one u64 from each rank into `lens`, which holds `size`.
-            check(
-                unsafe {
-                    ffi::MPI_Allgather(
-                        &mine as *const u64 as *const c_void,
-                        1,
-                        sys::INT64_T(),
-                        lens.as_mut_ptr() as *mut c_void,
-                        1,
-                        sys::INT64_T(),
-                        comm,
-                    )
-                },
-                "MPI_Allgather",
-            )
+        let lens = with_errors_return(comm, || {
+            crate::comm::raw::all_gather(comm, size, &[len as i64])
         })?;
         win.lens = lens.into_iter().map(|l| l as usize).collect();
         Ok(win)
