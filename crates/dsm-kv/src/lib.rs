@@ -1,1 +1,113 @@
-//! placeholder
+//! # dsm-kv
+//!
+//! A distributed memory of `i64` and lists of `i64`, lent by the ranks of an
+//! MPI job and reached with one-sided communication (MPI-3 RMA). It is the
+//! Rust version of a Python `mpi4py` project whose API it keeps:
+//!
+//! ```no_run
+//! use mpi::traits::*;
+//! let universe = mpi::initialize().unwrap();
+//! let world = universe.world();
+//! let mem = dsm_kv::init_memory(&world, 10)?; // collective; 10 slots per host
+//! if mem.is_master() {
+//!     let var = mem.add(vec![1, 2, 3])?;
+//!     mem.map(&var, |x| x + 1)?;
+//!     assert_eq!(mem.reduce(&var, |a, x| a + x, 0)?, 9);
+//!     mem.filter(&var, |x| x % 2 == 0)?;
+//!     println!("{}", mem.read(&var)?); // [2, 4]
+//!     mem.free(var)?;
+//! }
+//! mem.quit()?; // collective: the hosts wait here
+//! # Ok::<(), dsm_kv::Error>(())
+//! ```
+//!
+//! ## Model
+//!
+//! Rank 0 is the *master*; every other rank is a *host* that lends
+//! `max_per_slave` slots. Hosts are passive: there is no server loop, every
+//! operation is one-sided from the rank that calls it, so both styles work:
+//! the seed's master-driven style (rank 0 operates, the others wait in
+//! [`DistributedMemory::quit`]) and SPMD use, where any rank operates at any
+//! time. A [`Var`] is a small `Copy` handle that any rank may use (send it as
+//! two words with [`Var::to_words`]).
+//!
+//! ## Layout
+//!
+//! Each host has one window of `i64` words (`MPI_Win_allocate`, kept in a
+//! `MPI_Win_lock_all` epoch for its life):
+//!
+//! | words | content |
+//! |---|---|
+//! | 0 | allocation lock (CAS spin lock; 0 = free) |
+//! | 1, 2 | data slots and descriptors in use |
+//! | bitmap | one bit per data slot |
+//! | bitmap | one bit per descriptor |
+//! | descriptors | 4 words each: state, length, first extent (or the integer's value), first extent's length (or the integer's reserved slot) |
+//! | chain | 2 words per data slot: at the first slot of each extent, the next extent (host and start, length) |
+//! | data | `max_per_slave` slots |
+//!
+//! A list is a chain of *extents* (contiguous runs of slots, possibly on
+//! several hosts); its descriptor names the first one. An integer reserves one
+//! data slot (so capacity counts it like the seed) but keeps its value in its
+//! descriptor, right after the state word, so that reading it is one get.
+//!
+//! The *state word* of a descriptor packs a generation (bumped each time the
+//! descriptor is allocated), a version (bumped by `map` and `filter`), flags
+//! (`LIVE`, `INT`, `DEAD`: being freed, `BUSY`: map or filter in progress) and
+//! a pin count. A [`Var`] is (host, descriptor index, generation); a handle
+//! whose generation is not the live one is stale, so a freed variable is never
+//! confused with a later one that reuses its descriptor or slots.
+//!
+//! ## Allocation
+//!
+//! Allocation metadata is updated under each host's allocation lock, taken
+//! with `MPI_Compare_and_swap` (one host at a time, so no deadlock): first-fit
+//! runs in the host's bitmap, hosts with the most free space first, so a list
+//! larger than one host's free space is split across hosts. When the whole
+//! memory cannot hold a value the allocation rolls back and returns
+//! [`Error::OutOfMemory`] with the size asked and the free space. Freeing
+//! clears the bits under the same lock, so [`DistributedMemory::free_slots`]
+//! returns to the capacity exactly.
+//!
+//! ## Concurrency contract
+//!
+//! * **Pinned operations** (`read` of a list, `modify`, `len`, `placement`)
+//!   add one to the pin count with one `MPI_Fetch_and_op`, which also returns
+//!   the state: if the generation is not the handle's, or the variable is
+//!   being freed, they unpin and report `Freed` / `false`; if `BUSY`, they
+//!   unpin and retry. While pinned, the layout cannot change and the slots
+//!   cannot be freed. The layout is cached per state key, so a `modify` is
+//!   one fetch-and-op, one put and a flush (plus an unpin that is not waited
+//!   for).
+//! * **Exclusive operations** (`map`, `filter`) set `BUSY` by CAS, wait for
+//!   the pins to drain, work, and clear `BUSY` with a new version.
+//! * **`free`** sets `DEAD` by CAS, waits for the pins to drain, returns the
+//!   slots, then clears the descriptor.
+//! * **Integer reads** take one get of state and value, then re-read the state
+//!   atomically: same live generation means the value is the variable's.
+//!
+//! Hence: concurrent `modify` of distinct elements from different ranks all
+//! land; `read` returns a snapshot of one variable (never data of another
+//! variable, never a half-mapped or half-filtered list; elements modified
+//! concurrently may show their old or new value); `free` racing with `modify`
+//! yields either a completed write followed by the free, or `false`; a second
+//! `free` returns `false`; `map` and `filter` are complete and visible to all
+//! ranks when they return.
+//!
+//! Plain `MPI_Put`/`MPI_Get` move the values: the same element modified and
+//! read at the same moment by two ranks gives the old or the new value on
+//! every platform we know, though the MPI standard calls it undefined.
+//! Closures given to `map`, `filter` and `reduce` run on the calling rank and
+//! must not call the memory on the same variable.
+
+#![warn(missing_docs)]
+#![deny(unsafe_op_in_unsafe_fn)]
+
+mod bitmap;
+mod error;
+mod store;
+mod value;
+
+pub use error::{Error, Result};
+pub use store::{init_memory, init_memory_with, Config, DistributedMemory};
+pub use value::{Extent, Value, Var};

@@ -1,0 +1,212 @@
+//! The seed's demo on the distributed memory: stores `0..N`, squares every
+//! element, removes the even ones and multiplies what remains.
+//!
+//! ```text
+//! mpirun -np 5 dsm-demo --size 20 --verbose
+//! ```
+//!
+//! Rank 0 (the master) runs the steps; the other ranks lend memory and wait.
+
+use dsm_kv::{init_memory_with, Config, DistributedMemory, Var};
+use mpi::traits::*;
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+use std::time::Instant;
+
+const USAGE: &str = "usage: mpirun -np <ranks, at least 2> dsm-demo --size <N> [--verbose]
+
+Stores the list 0..N in the distributed memory lent by ranks 1.., squares
+every element, removes the even ones and multiplies the remaining ones.
+
+  --size N     number of elements (required, N >= 0)
+  --verbose    print whole lists instead of a summary
+  --help       print this message";
+
+#[derive(Debug)]
+struct Args {
+    size: usize,
+    verbose: bool,
+}
+
+enum Parsed {
+    Run(Args),
+    Help,
+}
+
+fn parse(args: &[String]) -> Result<Parsed, String> {
+    let mut size = None;
+    let mut verbose = false;
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--verbose" | "-v" => verbose = true,
+            "--help" | "-h" => return Ok(Parsed::Help),
+            "--size" | "-n" => {
+                let value = it.next().ok_or_else(|| format!("{arg} needs a value"))?;
+                size = Some(parse_size(value)?);
+            }
+            other => match other.strip_prefix("--size=") {
+                Some(value) => size = Some(parse_size(value)?),
+                None => return Err(format!("unknown argument {other:?}")),
+            },
+        }
+    }
+    let size = size.ok_or("--size is required")?;
+    Ok(Parsed::Run(Args { size, verbose }))
+}
+
+fn parse_size(value: &str) -> Result<usize, String> {
+    value
+        .parse::<usize>()
+        .map_err(|_| format!("--size wants a non-negative integer, not {value:?}"))
+}
+
+/// Step reports on stderr, for long runs at a terminal without --verbose.
+struct Progress {
+    on: bool,
+    started: Instant,
+}
+
+impl Progress {
+    fn step(&mut self, what: &str) {
+        if self.on {
+            eprint!("  {what}... ");
+            let _ = std::io::stderr().flush();
+            self.started = Instant::now();
+        }
+    }
+
+    fn done(&self) {
+        if self.on {
+            eprintln!("done in {:.2} s", self.started.elapsed().as_secs_f64());
+        }
+    }
+}
+
+fn show(mem: &DistributedMemory, var: &Var, verbose: bool) -> anyhow::Result<String> {
+    if verbose {
+        return Ok(mem.read(var)?.to_string());
+    }
+    let values = mem.read(var)?.into_vec();
+    Ok(match (values.first(), values.last()) {
+        (Some(first), Some(last)) => format!(
+            "a list of {} elements, from {first} to {last}",
+            values.len()
+        ),
+        _ => "an empty list".to_string(),
+    })
+}
+
+fn master(mem: &DistributedMemory, args: &Args) -> anyhow::Result<()> {
+    let n = args.size;
+    let mut progress = Progress {
+        on: !args.verbose && std::io::stderr().is_terminal(),
+        started: Instant::now(),
+    };
+    progress.step(&format!("storing {n} elements"));
+    let var = mem.add((0..n as i64).collect::<Vec<_>>())?;
+    progress.done();
+    println!("Initial value: {}", show(mem, &var, args.verbose)?);
+
+    progress.step("squaring");
+    let mut overflow = false;
+    mem.map(&var, |x| match x.checked_mul(x) {
+        Some(square) => square,
+        None => {
+            overflow = true;
+            x
+        }
+    })?;
+    progress.done();
+    if overflow {
+        // Overflow would need elements beyond 3 * 10^9: say so and stop.
+        println!("After squaring: overflow (a square does not fit in an i64)");
+        mem.free(var)?;
+        anyhow::bail!("the squares of 0..{n} overflow i64");
+    }
+    println!("After squaring: {}", show(mem, &var, args.verbose)?);
+
+    progress.step("removing the even elements");
+    mem.filter(&var, |x| x % 2 != 0)?;
+    progress.done();
+    println!(
+        "After removing even integer: {}",
+        show(mem, &var, args.verbose)?
+    );
+
+    progress.step("multiplying");
+    let product = mem.reduce(
+        &var,
+        |acc: Option<i64>, x| acc.and_then(|a| a.checked_mul(x)),
+        Some(1),
+    )?;
+    progress.done();
+    match product {
+        Some(p) => println!("Multiplication of the remaining elements: {p}"),
+        None => println!("Multiplication of the remaining elements: overflow (the product does not fit in an i64)"),
+    }
+    mem.free(var)?;
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let Some(universe) = mpi::initialize() else {
+        eprintln!("dsm-demo: MPI was already initialised");
+        return ExitCode::FAILURE;
+    };
+    let world = universe.world();
+    let rank = world.rank();
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    // Every rank parses the same command line, so they all agree without
+    // talking: only rank 0 prints.
+    let args = match parse(&argv) {
+        Ok(Parsed::Run(args)) => args,
+        Ok(Parsed::Help) => {
+            if rank == 0 {
+                println!("{USAGE}");
+            }
+            return ExitCode::SUCCESS;
+        }
+        Err(message) => {
+            if rank == 0 {
+                eprintln!("dsm-demo: {message}\n{USAGE}");
+            }
+            return ExitCode::from(2);
+        }
+    };
+    let hosts = (world.size() as usize).saturating_sub(1).max(1);
+    let config = Config {
+        // Enough for the list, plus one slot per host of slack.
+        max_per_slave: args.size.div_ceil(hosts) + 1,
+        vars_per_slave: Some(16),
+    };
+    let mem = match init_memory_with(&world, config) {
+        Ok(mem) => mem,
+        Err(e) => {
+            if rank == 0 {
+                eprintln!("dsm-demo: {e}");
+            }
+            return ExitCode::FAILURE;
+        }
+    };
+    let outcome = if mem.is_master() {
+        master(&mem, &args)
+    } else {
+        Ok(())
+    };
+    // Tell everybody how the master did, so that all ranks exit alike.
+    let mut failed = i32::from(outcome.is_err());
+    world.process_at_rank(0).broadcast_into(&mut failed);
+    if let Err(e) = &outcome {
+        eprintln!("dsm-demo: {e:#}");
+    }
+    if let Err(e) = mem.quit() {
+        eprintln!("dsm-demo (rank {rank}): {e}");
+        return ExitCode::FAILURE;
+    }
+    if failed != 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
