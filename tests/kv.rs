@@ -1,0 +1,461 @@
+//! The distributed memory (`dsm-kv`) on real MPI processes, and `dsm-demo`.
+
+mod common;
+
+use dsm_kv::{init_memory, init_memory_with, Config, DistributedMemory, Error, Value, Var};
+use mpi::topology::SimpleCommunicator;
+use mpi::traits::*;
+
+/// Rank 0's handle, on every rank.
+fn share(world: &SimpleCommunicator, var: Option<Var>) -> Var {
+    let mut words = var.map_or([0, 0], Var::to_words);
+    world.process_at_rank(0).broadcast_into(&mut words[..]);
+    Var::from_words(words)
+}
+
+/// A small deterministic generator (xorshift).
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n.max(1)
+    }
+}
+
+fn list(mem: &DistributedMemory, var: &Var) -> Vec<i64> {
+    match mem.read(var).unwrap() {
+        Value::List(v) => v,
+        other => panic!("expected a list, got {other}"),
+    }
+}
+
+mpi_test!(fn ints_and_small_lists(world, 4) {
+    let mem = init_memory(world, 10).unwrap();
+    assert_eq!((mem.hosts(), mem.capacity()), (3, 30));
+    if mem.is_master() {
+        let a = mem.add(42).unwrap();
+        assert_eq!(mem.read(&a).unwrap(), Value::Int(42));
+        assert!(mem.modify(&a, 1337, 0).unwrap());
+        assert_eq!(mem.read(&a).unwrap().as_int(), Some(1337));
+        assert_eq!(mem.modify(&a, 1, 1), Err(Error::IndexOutOfBounds { index: 1, len: 1 }));
+        assert_eq!(mem.free_slots().unwrap(), 29, "an integer takes one slot");
+
+        let l = mem.add(vec![1, 2, 3]).unwrap();
+        assert_eq!(mem.read(&l).unwrap(), Value::List(vec![1, 2, 3]));
+        assert!(mem.modify(&l, 42, 0).unwrap());
+        assert_eq!(list(&mem, &l), [42, 2, 3]);
+        assert_eq!(mem.modify(&l, 1, 3), Err(Error::IndexOutOfBounds { index: 3, len: 3 }));
+        assert_eq!(mem.len(&l).unwrap(), 3);
+        assert_eq!(mem.free_slots().unwrap(), 26);
+
+        // Integers map and reduce like a list of one, but do not filter.
+        mem.map(&a, |x| x + 1).unwrap();
+        assert_eq!(mem.read(&a).unwrap(), Value::Int(1338));
+        assert_eq!(mem.reduce(&a, |acc, x| acc + x, 2).unwrap(), 1340);
+        assert_eq!(mem.filter(&a, |_| true), Err(Error::NotAList(a)));
+
+        // The seed's example.
+        let v = mem.add([1, 2, 3]).unwrap();
+        mem.map(&v, |x| x + 1).unwrap();
+        assert_eq!(mem.read(&v).unwrap().to_string(), "[2, 3, 4]");
+        assert_eq!(mem.reduce(&v, |x, y| x + y, 0).unwrap(), 9);
+        assert_eq!(mem.filter(&v, |x| x % 2 == 0).unwrap(), 2);
+        assert_eq!(mem.read(&v).unwrap().to_string(), "[2, 4]");
+
+        // Empty lists exist and take no slot.
+        let e = mem.add(Vec::<i64>::new()).unwrap();
+        assert_eq!(mem.read(&e).unwrap(), Value::List(vec![]));
+        assert_eq!(mem.modify(&e, 1, 0), Err(Error::IndexOutOfBounds { index: 0, len: 0 }));
+        assert_eq!(mem.reduce(&e, |x, y| x * y, 7).unwrap(), 7);
+
+        for var in [a, l, v, e] {
+            assert!(mem.free(var).unwrap());
+        }
+        assert_eq!(mem.free_slots().unwrap(), 30);
+    }
+    mem.quit().unwrap();
+});
+
+mpi_test!(fn lists_spanning_hosts_and_every_chunk_boundary(world, 5) {
+    let mem = init_memory(world, 10).unwrap();
+    assert_eq!(mem.capacity(), 40);
+    if mem.is_master() {
+        // Fragment the hosts a little first.
+        let small: Vec<Var> = (0..4).map(|i| mem.add(vec![i; 3]).unwrap()).collect();
+        assert!(mem.free(small[1]).unwrap());
+        assert!(mem.free(small[3]).unwrap());
+        let n = 34;
+        let values: Vec<i64> = (0..n).map(|i| i * 10).collect();
+        let big = mem.add(values.clone()).unwrap();
+        assert_eq!(mem.free_slots().unwrap(), 0);
+        let placement = mem.placement(&big).unwrap();
+        let mut hosts: Vec<i32> = placement.iter().map(|e| e.host).collect();
+        hosts.sort();
+        hosts.dedup();
+        assert!(hosts.len() >= 3, "a 34-element list on 10-slot hosts spans {placement:?}");
+        assert_eq!(placement.iter().map(|e| e.len).sum::<usize>(), n as usize);
+        assert_eq!(list(&mem, &big), values);
+
+        // The first and last element of every extent.
+        let mut expected = values.clone();
+        let mut offset = 0;
+        for e in &placement {
+            for index in [offset, offset + e.len - 1] {
+                assert!(mem.modify(&big, -(index as i64) - 1, index).unwrap());
+                expected[index] = -(index as i64) - 1;
+            }
+            offset += e.len;
+        }
+        assert_eq!(list(&mem, &big), expected);
+        assert_eq!(mem.reduce(&big, |a, x| a + x, 0).unwrap(), expected.iter().sum::<i64>());
+        // The small lists were not touched.
+        assert_eq!(list(&mem, &small[0]), [0; 3]);
+        assert_eq!(list(&mem, &small[2]), [2; 3]);
+        for var in [big, small[0], small[2]] {
+            assert!(mem.free(var).unwrap());
+        }
+        assert_eq!(mem.free_slots().unwrap(), 40);
+    }
+    mem.quit().unwrap();
+});
+
+mpi_test!(fn large_list_over_four_hosts(world, 5) {
+    let per_host = 60_000;
+    let mem = init_memory(world, per_host).unwrap();
+    if mem.is_master() {
+        let n = 4 * per_host - 5;
+        let values: Vec<i64> = (0..n as i64).map(|i| i * 3 - 7).collect();
+        let var = mem.add(values.clone()).unwrap();
+        assert_eq!(mem.placement(&var).unwrap().len(), 4);
+        assert_eq!(list(&mem, &var), values);
+        mem.map(&var, |x| x + 1).unwrap();
+        assert_eq!(mem.reduce(&var, |a, x| a + x, 0).unwrap(), values.iter().map(|x| x + 1).sum::<i64>());
+        let kept = mem.filter(&var, |x| x % 4 == 0).unwrap();
+        let expected: Vec<i64> = values.iter().map(|x| x + 1).filter(|x| x % 4 == 0).collect();
+        assert_eq!(kept, expected.len());
+        assert_eq!(list(&mem, &var), expected);
+        assert_eq!(mem.free_slots().unwrap(), 4 * per_host - kept);
+        assert!(mem.free(var).unwrap());
+        assert_eq!(mem.free_slots().unwrap(), 4 * per_host);
+    }
+    mem.quit().unwrap();
+});
+
+mpi_test!(fn free_of_many_random_sizes_restores_capacity(world, 4) {
+    let mem = init_memory(world, 200).unwrap();
+    if mem.is_master() {
+        let descriptors = mem.free_descriptors().unwrap();
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let mut live: Vec<(Var, Vec<i64>)> = Vec::new();
+        let mut used = 0;
+        for step in 0..300 {
+            if live.is_empty() || rng.below(3) != 0 {
+                let size = rng.below(90) as usize;
+                let value: Value = if rng.below(5) == 0 {
+                    Value::Int(step)
+                } else {
+                    Value::List((0..size as i64).map(|i| step * 1000 + i).collect())
+                };
+                let len = value.len();
+                match mem.add(value.clone()) {
+                    Ok(var) => {
+                        used += len;
+                        live.push((var, value.into_vec()));
+                    }
+                    Err(Error::OutOfMemory { requested, free, capacity }) => {
+                        assert_eq!((requested, free, capacity), (len, 600 - used, 600));
+                        assert!(len > free);
+                    }
+                    Err(e) => panic!("{e}"),
+                }
+            } else {
+                let (var, values) = live.swap_remove(rng.below(live.len() as u64) as usize);
+                assert_eq!(mem.read(&var).unwrap().into_vec(), values);
+                assert!(mem.free(var).unwrap());
+                used -= values.len();
+            }
+            assert_eq!(mem.free_slots().unwrap(), 600 - used, "after step {step}");
+        }
+        for (var, values) in live.drain(..) {
+            assert_eq!(mem.read(&var).unwrap().into_vec(), values);
+            assert!(mem.free(var).unwrap());
+        }
+        assert_eq!(mem.free_slots().unwrap(), mem.capacity());
+        assert_eq!(mem.free_descriptors().unwrap(), descriptors);
+    }
+    mem.quit().unwrap();
+});
+
+mpi_test!(fn map_reduce_filter_and_filter_everything(world, 5) {
+    let mem = init_memory(world, 8).unwrap();
+    if mem.is_master() {
+        let var = mem.add((0..30).collect::<Vec<i64>>()).unwrap();
+        assert!(mem.placement(&var).unwrap().len() >= 3);
+        mem.map(&var, |x| x * x).unwrap();
+        mem.wait(&var).unwrap();
+        let squares: Vec<i64> = (0..30).map(|x| x * x).collect();
+        assert_eq!(list(&mem, &var), squares);
+        assert_eq!(mem.reduce(&var, |a, x| a + x, 0).unwrap(), squares.iter().sum::<i64>());
+        // Left fold in list order.
+        assert_eq!(mem.reduce(&var, |a: Vec<i64>, x| [a, vec![x]].concat(), vec![]).unwrap(), squares);
+
+        let before = mem.free_slots().unwrap();
+        assert_eq!(mem.filter(&var, |x| x % 2 == 1).unwrap(), 15);
+        let odd: Vec<i64> = squares.iter().copied().filter(|x| x % 2 == 1).collect();
+        assert_eq!(list(&mem, &var), odd);
+        assert_eq!(mem.free_slots().unwrap(), before + 15, "the filtered-out slots return");
+        // Later indices are consistent: modify every element.
+        for i in 0..15 {
+            assert!(mem.modify(&var, i as i64, i).unwrap());
+        }
+        assert_eq!(list(&mem, &var), (0..15).collect::<Vec<i64>>());
+        assert_eq!(mem.modify(&var, 0, 15), Err(Error::IndexOutOfBounds { index: 15, len: 15 }));
+
+        assert_eq!(mem.filter(&var, |_| false).unwrap(), 0);
+        assert_eq!(mem.read(&var).unwrap(), Value::List(vec![]));
+        assert_eq!(mem.free_slots().unwrap(), mem.capacity());
+        assert_eq!(mem.reduce(&var, |a, x| a + x, 5).unwrap(), 5);
+        mem.map(&var, |x| x + 1).unwrap();
+        assert_eq!(mem.filter(&var, |_| true).unwrap(), 0);
+        assert!(mem.free(var).unwrap());
+        assert_eq!(mem.free_slots().unwrap(), mem.capacity());
+    }
+    mem.quit().unwrap();
+});
+
+mpi_test!(fn out_of_memory_says_how_much_and_allocates_nothing(world, 4) {
+    let mem = init_memory(world, 10).unwrap();
+    if mem.is_master() {
+        let a = mem.add(vec![1; 20]).unwrap();
+        assert_eq!(mem.free_slots().unwrap(), 10);
+        let err = mem.add(vec![2; 11]).unwrap_err();
+        assert_eq!(err, Error::OutOfMemory { requested: 11, free: 10, capacity: 30 });
+        let text = err.to_string();
+        assert!(text.contains("out of memory") && text.contains("11") && text.contains("10"), "{text}");
+        assert_eq!(mem.free_slots().unwrap(), 10);
+        // Exactly the free space still fits, split as needed.
+        let b = mem.add(vec![3; 10]).unwrap();
+        assert_eq!(mem.free_slots().unwrap(), 0);
+        assert_eq!(mem.add(5), Err(Error::OutOfMemory { requested: 1, free: 0, capacity: 30 }));
+        assert_eq!(list(&mem, &a), [1; 20]);
+        assert_eq!(list(&mem, &b), [3; 10]);
+        assert!(mem.free(a).unwrap() && mem.free(b).unwrap());
+        assert_eq!(mem.free_slots().unwrap(), 30);
+    }
+    mem.quit().unwrap();
+    // Running out of descriptors rolls back the slots too.
+    let mem = init_memory_with(world, Config { max_per_slave: 10, vars_per_slave: Some(2) }).unwrap();
+    if mem.is_master() {
+        let vars: Vec<Var> = (0..6).map(|i| mem.add(i).unwrap()).collect();
+        assert_eq!(mem.add(vec![1, 2]), Err(Error::TooManyVariables { capacity: 6 }));
+        assert_eq!(mem.free_slots().unwrap(), 24);
+        for var in vars {
+            assert!(mem.free(var).unwrap());
+        }
+        assert_eq!((mem.free_slots().unwrap(), mem.free_descriptors().unwrap()), (30, 6));
+    }
+    mem.quit().unwrap();
+});
+
+mpi_test!(fn use_after_free_is_an_error_or_false(world, 4) {
+    let mem = init_memory(world, 4).unwrap();
+    if mem.is_master() {
+        let a = mem.add(vec![1, 2, 3, 4]).unwrap();
+        let i = mem.add(9).unwrap();
+        assert!(mem.free(a).unwrap());
+        assert!(!mem.free(a).unwrap(), "double free");
+        assert_eq!(mem.read(&a), Err(Error::Freed(a)));
+        assert!(!mem.modify(&a, 0, 0).unwrap());
+        assert_eq!(mem.map(&a, |x| x), Err(Error::Freed(a)));
+        assert_eq!(mem.filter(&a, |_| true), Err(Error::Freed(a)));
+        assert_eq!(mem.reduce(&a, |x, y| x + y, 0), Err(Error::Freed(a)));
+        assert!(mem.free(i).unwrap());
+        assert_eq!(mem.read(&i), Err(Error::Freed(i)));
+        assert!(!mem.modify(&i, 0, 0).unwrap());
+        // New variables reuse the descriptors and slots; the stale handles
+        // still never reach them.
+        let b = mem.add(vec![5, 6, 7, 8]).unwrap();
+        let j = mem.add(10).unwrap();
+        for stale in [a, i] {
+            assert_eq!(mem.read(&stale), Err(Error::Freed(stale)));
+            assert!(!mem.modify(&stale, -1, 0).unwrap());
+            assert!(!mem.free(stale).unwrap());
+        }
+        assert_eq!(list(&mem, &b), [5, 6, 7, 8]);
+        assert_eq!(mem.read(&j).unwrap(), Value::Int(10));
+        // Handles travel as two words; garbage handles are refused.
+        assert_eq!(Var::from_words(b.to_words()), b);
+        let bogus = Var::from_words([0, 1]);
+        assert_eq!(mem.read(&bogus), Err(Error::InvalidHandle(bogus)));
+        let bogus = Var::from_words([(99 << 32) | 1, 1]);
+        assert_eq!(mem.read(&bogus), Err(Error::InvalidHandle(bogus)));
+        assert!(mem.free(b).unwrap() && mem.free(j).unwrap());
+        assert_eq!(mem.free_slots().unwrap(), mem.capacity());
+    }
+    mem.quit().unwrap();
+});
+
+mpi_test!(fn spmd_concurrent_modify_and_allocation(world, 5) {
+    let (rank, size) = (world.rank() as i64, world.size() as i64);
+    let mem = init_memory(world, 40).unwrap();
+    let n = 120;
+    let var = share(world, mem.is_master().then(|| mem.add(vec![0; n]).unwrap()));
+    assert!(mem.placement(&var).unwrap().len() >= 3);
+    // Every rank writes its own elements, all at once, while also
+    // allocating and freeing lists of its own.
+    let mut rng = Rng(17 + rank as u64);
+    for i in (rank as usize..n).step_by(size as usize) {
+        assert!(mem.modify(&var, rank * 1000 + i as i64, i).unwrap());
+        if i % 3 == 0 {
+            let mine: Vec<i64> = (0..rng.below(6) as i64 + 1).map(|k| rank * 100 + k).collect();
+            let v = mem.add(mine.clone()).unwrap();
+            assert_eq!(list(&mem, &v), mine);
+            assert!(mem.free(v).unwrap());
+        }
+    }
+    world.barrier();
+    let expected: Vec<i64> = (0..n as i64).map(|i| (i % size) * 1000 + i).collect();
+    assert_eq!(list(&mem, &var), expected);
+    world.barrier();
+    if mem.is_master() {
+        assert!(mem.free(var).unwrap());
+        assert_eq!(mem.free_slots().unwrap(), mem.capacity());
+    }
+    mem.quit().unwrap();
+});
+
+mpi_test!(fn free_racing_with_modify_never_corrupts_the_next_variable(world, 4) {
+    let rank = world.rank();
+    let mem = init_memory(world, 12).unwrap();
+    for round in 0..6 {
+        let var = share(world, mem.is_master().then(|| mem.add(vec![0; 30]).unwrap()));
+        world.barrier();
+        if mem.is_master() {
+            std::thread::sleep(std::time::Duration::from_millis(5 + 3 * round));
+            assert!(mem.free(var).unwrap());
+            // The freed slots are reused at once.
+            let next = mem.add(vec![7; 30]).unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(5));
+            world.barrier();
+            assert_eq!(list(&mem, &next), [7; 30], "a stale modify wrote into a new variable");
+            assert!(mem.free(next).unwrap());
+        } else {
+            let mut writes = 0;
+            let index = rank as usize * 7;
+            while mem.modify(&var, 1 + writes, index).unwrap() {
+                writes += 1;
+            }
+            assert_eq!(mem.read(&var), Err(Error::Freed(var)));
+            world.barrier();
+        }
+        world.barrier();
+    }
+    // Racing frees: exactly one wins.
+    let var = share(world, mem.is_master().then(|| mem.add(vec![1; 5]).unwrap()));
+    let won = i32::from(mem.free(var).unwrap());
+    let mut winners = 0;
+    world.all_reduce_into(&won, &mut winners, mpi::collective::SystemOperation::sum());
+    assert_eq!(winners, 1);
+    world.barrier();
+    assert_eq!(mem.free_slots().unwrap(), mem.capacity());
+    mem.quit().unwrap();
+});
+
+mpi_test!(fn reads_are_snapshots_under_concurrent_map_and_filter(world, 4) {
+    let rank = world.rank();
+    let mem = init_memory(world, 50).unwrap();
+    let var = share(world, mem.is_master().then(|| mem.add(vec![0; 140]).unwrap()));
+    let maps = 20;
+    if rank == 1 {
+        for _ in 0..maps {
+            mem.map(&var, |x| x + 1).unwrap();
+        }
+    } else if rank >= 2 {
+        for _ in 0..maps {
+            let values = list(&mem, &var);
+            assert_eq!(values.len(), 140);
+            assert!(values.iter().all(|&x| x == values[0]), "a read mixed two maps: {values:?}");
+        }
+    }
+    world.barrier();
+    // A finished map is visible to every rank.
+    assert_eq!(list(&mem, &var), vec![maps; 140]);
+    world.barrier();
+    if rank == 1 {
+        mem.map(&var, |x| x * 2).unwrap();
+        assert_eq!(mem.filter(&var, |_| false).unwrap(), 0);
+    } else if rank >= 2 {
+        for _ in 0..maps {
+            let values = list(&mem, &var);
+            assert!(values.is_empty() || values.len() == 140, "{}", values.len());
+            assert!(values.iter().all(|&x| x == values[0]));
+        }
+    }
+    world.barrier();
+    assert_eq!(list(&mem, &var), Vec::<i64>::new());
+    world.barrier();
+    if mem.is_master() {
+        assert!(mem.free(var).unwrap());
+    }
+    mem.quit().unwrap();
+});
+
+mpi_test!(fn one_process_is_a_clear_error(world, 1) {
+    let err = init_memory(world, 10).unwrap_err();
+    assert_eq!(err, Error::TooFewProcesses { size: 1 });
+    assert!(err.to_string().contains("at least 2"), "{err}");
+});
+
+mpi_test!(fn disagreeing_sizes_are_an_error_everywhere(world, 4) {
+    let err = init_memory(world, 10 + (world.rank() == 2) as usize).unwrap_err();
+    assert!(matches!(err, Error::Config(_)), "{err}");
+    // Everyone is still in step.
+    world.barrier();
+});
+
+#[test]
+fn demo_prints_the_four_lines() {
+    if common::is_child() {
+        return;
+    }
+    let demo = env!("CARGO_BIN_EXE_dsm-demo");
+    let (ok, out) = common::mpirun(5, demo, &["--size", "20", "--verbose"], &[]);
+    assert!(ok, "{out}");
+    for line in [
+        "Initial value: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19]",
+        "After squaring: [0, 1, 4, 9, 16, 25, 36, 49, 64, 81, 100, 121, 144, 169, 196, 225, 256, 289, 324, 361]",
+        "After removing even integer: [1, 9, 25, 49, 81, 121, 169, 225, 289, 361]",
+        "Multiplication of the remaining elements: 428670161650355625",
+    ] {
+        assert_eq!(out.lines().filter(|l| l.trim_end() == line).count(), 1, "missing {line:?} in:\n{out}");
+    }
+
+    // Without --verbose: a summary, and an overflow is said, not printed wrong.
+    let (ok, out) = common::mpirun(5, demo, &["--size", "1000"], &[]);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("Initial value: a list of 1000 elements, from 0 to 999"),
+        "{out}"
+    );
+    assert!(
+        out.contains("After removing even integer: a list of 500 elements"),
+        "{out}"
+    );
+    assert!(
+        out.contains("Multiplication of the remaining elements: overflow"),
+        "{out}"
+    );
+
+    // Bad arguments: usage and a non-zero exit on every rank, no hang.
+    let (ok, out) = common::mpirun(5, demo, &["--size", "ten"], &[]);
+    assert!(!ok, "{out}");
+    assert!(out.contains("usage:") && out.contains("--size"), "{out}");
+    assert_eq!(
+        out.matches("usage:").count(),
+        1,
+        "only rank 0 prints: {out}"
+    );
+}
