@@ -13,6 +13,7 @@ use shm_core::MpiShared;
 fn main() -> anyhow::Result<()> {
     let universe =
         mpi::initialize().ok_or_else(|| anyhow::anyhow!("MPI is already initialised"))?;
+    shm_core::abort_on_panic();
     let comm = universe.world();
     let rank = comm.rank();
 

@@ -117,7 +117,13 @@ pub fn launch(name: &str, np: usize) {
     let (ok, output) = mpirun(
         np,
         exe.to_str().unwrap(),
-        &["--exact", name, "--nocapture", "--test-threads=1", "--include-ignored"],
+        &[
+            "--exact",
+            name,
+            "--nocapture",
+            "--test-threads=1",
+            "--include-ignored",
+        ],
         &[(CHILD_VAR, "1")],
     );
     // Written to the real stderr (not captured by libtest) so that a run
@@ -139,13 +145,7 @@ pub fn run_child(body: impl FnOnce(&mpi::topology::SimpleCommunicator)) {
     let (universe, _) =
         mpi::initialize_with_threading(mpi::Threading::Multiple).expect("MPI initialises once");
     let world = universe.world();
-    let default_hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        default_hook(info);
-        let _ = std::io::stderr().flush();
-        // SAFETY: MPI is initialised; MPI_Abort may be called at any time.
-        unsafe { mpi::ffi::MPI_Abort(mpi::ffi::RSMPI_COMM_WORLD, 3) };
-    }));
+    shm_core::abort_on_panic();
     body(&world);
     drop(world);
     drop(universe);

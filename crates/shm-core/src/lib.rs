@@ -18,6 +18,7 @@
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+mod abort;
 pub mod comm;
 pub mod element;
 mod error;
@@ -28,6 +29,7 @@ pub mod sys;
 pub mod topology;
 pub mod window;
 
+pub use abort::abort_on_panic;
 pub use comm::OwnedComm;
 pub use element::Element;
 pub use error::{Error, Result};
