@@ -1,0 +1,100 @@
+//! `rma-bench`: an OSU-style benchmark harness for the toolkit.
+//!
+//! ```text
+//! mpirun -np 4 rma-bench [--suite raw|shm-core|mpi-lock|dsm-kv|all] [--quick]
+//!                        [--large] [--op NAME[,NAME..]] [--out FILE]
+//! rma-bench report FILE [--outdir DIR]
+//! ```
+//!
+//! Each operation gets a warm-up and many timed iterations; a row reports the
+//! median and the 10th/90th percentiles of the per-iteration times. See
+//! `docs/benchmarks.md` for what each operation measures.
+
+#[path = "rma_bench/harness.rs"]
+mod harness;
+#[path = "rma_bench/lock.rs"]
+mod lock;
+#[path = "rma_bench/raw.rs"]
+mod raw;
+#[path = "rma_bench/report.rs"]
+mod report;
+#[path = "rma_bench/shm.rs"]
+mod shm;
+
+use anyhow::Result;
+use std::io::Write;
+
+const USAGE: &str = "\
+usage: rma-bench [--suite raw|shm-core|mpi-lock|dsm-kv|all] [--quick] [--large]
+                 [--op NAME[,NAME..]] [--out FILE]
+       rma-bench report FILE [--outdir DIR]
+
+Run the first form under mpirun (2 or more ranks). It prints one line per
+result, a progress line per operation on stderr, and appends CSV rows to FILE
+(columns: suite,op,impl,ranks,size,median_us,p10_us,p90_us,throughput_mb_s,count).
+  --suite   suites to run, comma-separated (default: all)
+  --quick   tiny iteration counts (smoke test)
+  --large   adds the 10^8-element sizes
+  --op      runs only the named operations
+The second form reads the CSV and writes results.md and PNG plots to DIR
+(default: the CSV's directory), and prints the summary against the targets.";
+
+fn usage_error(message: &str) -> ! {
+    eprintln!("rma-bench: {message}\n\n{USAGE}");
+    std::process::exit(2);
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "--help" || a == "-h") {
+        println!("{USAGE}");
+        return;
+    }
+    if args.first().map(String::as_str) == Some("report") {
+        let result = match report::parse_args(&args[1..]) {
+            Ok(r) => r,
+            Err(e) => usage_error(&e.to_string()),
+        };
+        if let Err(e) = report::run(&result) {
+            eprintln!("rma-bench report: {e:#}");
+            std::process::exit(1);
+        }
+        return;
+    }
+    let cfg = match harness::parse_run(&args) {
+        Ok(cfg) => cfg,
+        Err(e) => usage_error(&e.to_string()),
+    };
+    let Some(universe) = mpi::initialize() else {
+        eprintln!("rma-bench: MPI was already initialised");
+        std::process::exit(1);
+    };
+    let world = universe.world();
+    let mut ctx = harness::Ctx::new(&world, &cfg);
+    if let Err(e) = run(&mut ctx) {
+        eprintln!("rma-bench: rank {}: {e:#}", ctx.rank);
+        let _ = std::io::stderr().flush();
+        // SAFETY: MPI is initialised; aborting ends every rank, which would
+        // otherwise wait forever in the next collective.
+        unsafe { mpi::ffi::MPI_Abort(mpi::ffi::RSMPI_COMM_WORLD, 1) };
+    }
+}
+
+fn run(ctx: &mut harness::Ctx) -> Result<()> {
+    for suite in ctx.cfg.suites.clone() {
+        match suite.as_str() {
+            "raw" => raw::run(ctx)?,
+            "shm-core" => shm::run(ctx)?,
+            "mpi-lock" => lock::run(ctx)?,
+            // TODO(issue 5): the dsm-kv suite (add, read-int, modify,
+            // read-list, map, filter, reduce) waits for the dsm-kv API.
+            "dsm-kv" => {
+                if ctx.rank == 0 {
+                    eprintln!("[dsm-kv] TODO: suite not written yet (dsm-kv API not landed)");
+                }
+            }
+            _ => unreachable!("checked by parse_run"),
+        }
+    }
+    ctx.write_csv()
+}

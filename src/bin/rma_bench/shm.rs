@@ -1,0 +1,83 @@
+//! Suite `shm-core`: `MpiShared<f64>` (1-D arrays) on the run's ranks.
+//!
+//! Every operation is collective, so each iteration starts after a barrier
+//! and lasts until the slowest rank returns ([`Reduce::Max`]).
+
+use crate::harness::{Ctx, Reduce, Who};
+use anyhow::Result;
+use shm_core::{MpiShared, Slab};
+use std::hint::black_box;
+
+pub const OPS: [&str; 4] = ["set", "set-single-source", "read-view", "create-close"];
+
+pub fn run(ctx: &mut Ctx) -> Result<()> {
+    ctx.suite("shm-core", &OPS);
+    let world = ctx.world;
+    let rank = ctx.rank;
+    for (op, single) in [("set", false), ("set-single-source", true)] {
+        if !ctx.op(op) {
+            continue;
+        }
+        for n in ctx.cfg.sizes() {
+            let mut shm = MpiShared::<f64>::new(&[n], world)?;
+            let data: Vec<f64> = (0..n).map(|i| i as f64).collect();
+            let samples = ctx.measure(Who::AllBarrier, ctx.cfg.plan(Some(n)), || {
+                let slab = if rank == 0 {
+                    Slab::from(&data)
+                } else {
+                    Slab::none()
+                };
+                if single {
+                    shm.assign(slab, &[0])?;
+                } else {
+                    shm.set(slab, &[0], 0)?;
+                }
+                Ok(())
+            })?;
+            anyhow::ensure!(
+                shm.get(&[n - 1]) == Some((n - 1) as f64),
+                "{op} of {n} elements did not land"
+            );
+            shm.close()?;
+            ctx.record(op, "ours", Some(n), &samples, Reduce::Max, Some(n * 8));
+        }
+    }
+    if ctx.op("read-view") {
+        let n = 1_000_000;
+        let mut shm = MpiShared::<f64>::new(&[n], world)?;
+        let data = vec![1.0f64; n];
+        shm.set(
+            if rank == 0 {
+                Slab::from(&data)
+            } else {
+                Slab::none()
+            },
+            &[0],
+            0,
+        )?;
+        let samples = ctx.measure(Who::AllBarrier, ctx.cfg.plan(Some(n)), || {
+            let sum: f64 = shm.view().sum();
+            anyhow::ensure!(black_box(sum) == n as f64, "bad sum {sum}");
+            Ok(())
+        })?;
+        shm.close()?;
+        ctx.record(
+            "read-view",
+            "ours",
+            Some(n),
+            &samples,
+            Reduce::Max,
+            Some(n * 8),
+        );
+    }
+    if ctx.op("create-close") {
+        let n = 1_000;
+        let samples = ctx.measure(Who::AllBarrier, ctx.cfg.plan_slow(), || {
+            let mut shm = MpiShared::<f64>::new(&[n], world)?;
+            shm.close()?;
+            Ok(())
+        })?;
+        ctx.record("create-close", "ours", Some(n), &samples, Reduce::Max, None);
+    }
+    Ok(())
+}
