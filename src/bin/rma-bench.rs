@@ -12,6 +12,8 @@
 
 #[path = "rma_bench/harness.rs"]
 mod harness;
+#[path = "rma_bench/kv.rs"]
+mod kv;
 #[path = "rma_bench/lock.rs"]
 mod lock;
 #[path = "rma_bench/raw.rs"]
@@ -86,13 +88,7 @@ fn run(ctx: &mut harness::Ctx) -> Result<()> {
             "raw" => raw::run(ctx)?,
             "shm-core" => shm::run(ctx)?,
             "mpi-lock" => lock::run(ctx)?,
-            // TODO(issue 5): the dsm-kv suite (add, read-int, modify,
-            // read-list, map, filter, reduce) waits for the dsm-kv API.
-            "dsm-kv" => {
-                if ctx.rank == 0 {
-                    eprintln!("[dsm-kv] TODO: suite not written yet (dsm-kv API not landed)");
-                }
-            }
+            "dsm-kv" => kv::run(ctx)?,
             _ => unreachable!("checked by parse_run"),
         }
     }

@@ -230,10 +230,17 @@ impl<'a> Ctx<'a> {
     /// Runs `f` for the plan's warm-up and timed iterations on the ranks
     /// `who` names and returns this rank's samples in µs (zeros on ranks that
     /// do not take part, so that every rank contributes `iters` samples).
-    pub fn measure(
+    pub fn measure(&self, who: Who, plan: Plan, f: impl FnMut() -> Result<()>) -> Result<Vec<f64>> {
+        self.measure_with(who, plan, || Ok(()), f)
+    }
+
+    /// As [`measure`](Self::measure), running the untimed `setup` before
+    /// each iteration (for operations that consume their input).
+    pub fn measure_with(
         &self,
         who: Who,
         plan: Plan,
+        mut setup: impl FnMut() -> Result<()>,
         mut f: impl FnMut() -> Result<()>,
     ) -> Result<Vec<f64>> {
         let mut samples = vec![0.0; plan.iters];
@@ -242,12 +249,14 @@ impl<'a> Ctx<'a> {
             return Ok(samples);
         }
         for _ in 0..plan.warmup {
+            setup()?;
             if who == Who::AllBarrier {
                 self.world.barrier();
             }
             f()?;
         }
         for s in samples.iter_mut() {
+            setup()?;
             if who == Who::AllBarrier {
                 self.world.barrier();
             }

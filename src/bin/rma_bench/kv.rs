@@ -1,0 +1,206 @@
+//! Suite `dsm-kv`: the distributed memory, master-driven as in its seed
+//! project: rank 0 operates while the hosts (every other rank) idle, so every
+//! row is rank 0's samples. Point operations compare with `get-flush` and
+//! `put-flush` of suite `raw`; list operations (10^6 elements) with `memcpy`
+//! of the same bytes.
+
+use crate::harness::{Ctx, Reduce, Who};
+use anyhow::{ensure, Result};
+use dsm_kv::{init_memory_with, Config, Var};
+use std::cell::Cell;
+use std::hint::black_box;
+
+pub const OPS: [&str; 7] = [
+    "add",
+    "read-int",
+    "modify",
+    "read-list",
+    "map",
+    "reduce",
+    "filter",
+];
+
+/// The list length of the bulk operations.
+const LIST: usize = 1_000_000;
+
+pub fn run(ctx: &mut Ctx) -> Result<()> {
+    ctx.suite("dsm-kv", &OPS);
+    ensure!(
+        ctx.size >= 2,
+        "dsm-kv needs at least 2 ranks (a master and a host)"
+    );
+    // Room on every host for two 10^6 lists (filter re-adds its input before
+    // each iteration) and a few small variables.
+    let mem = init_memory_with(
+        ctx.world,
+        Config {
+            max_per_slave: 2 * LIST + 4096,
+            vars_per_slave: Some(4096),
+        },
+    )?;
+    let list: Vec<i64> = (0..LIST as i64).collect();
+    let point = ctx.cfg.plan(None);
+    let bulk = ctx.cfg.plan(Some(LIST));
+
+    if ctx.op("add") {
+        // Adds an integer; the previous one is freed, untimed, before each
+        // iteration so that the memory does not fill up.
+        let last: Cell<Option<Var>> = Cell::new(None);
+        let samples = ctx.measure_with(
+            Who::Rank0,
+            point,
+            || {
+                if let Some(v) = last.take() {
+                    mem.free(v)?;
+                }
+                Ok(())
+            },
+            || {
+                last.set(Some(mem.add(7i64)?));
+                Ok(())
+            },
+        )?;
+        if let Some(v) = last.take() {
+            mem.free(v)?;
+        }
+        ctx.record("add", "ours", Some(1), &samples, Reduce::Rank0, Some(8));
+    }
+    if ctx.op("read-int") {
+        let var = if ctx.rank == 0 {
+            Some(mem.add(42i64)?)
+        } else {
+            None
+        };
+        let samples = ctx.measure(Who::Rank0, point, || {
+            let v = var.expect("rank 0 added it");
+            ensure!(
+                mem.read(&v)?.as_int() == Some(42),
+                "read-int read a wrong value"
+            );
+            Ok(())
+        })?;
+        if let Some(v) = var {
+            mem.free(v)?;
+        }
+        ctx.record(
+            "read-int",
+            "ours",
+            Some(1),
+            &samples,
+            Reduce::Rank0,
+            Some(8),
+        );
+    }
+    if ctx.op("modify") {
+        let var = if ctx.rank == 0 {
+            Some(mem.add(vec![0i64; 16])?)
+        } else {
+            None
+        };
+        let mut i = 0i64;
+        let samples = ctx.measure(Who::Rank0, point, || {
+            i += 1;
+            ensure!(
+                mem.modify(&var.expect("rank 0 added it"), i, 0)?,
+                "modify found the list freed"
+            );
+            Ok(())
+        })?;
+        if let Some(v) = var {
+            mem.free(v)?;
+        }
+        ctx.record("modify", "ours", Some(1), &samples, Reduce::Rank0, Some(8));
+    }
+
+    // The bulk operations share one 10^6-element list (filter has its own).
+    let var = if ctx.rank == 0 {
+        Some(mem.add(list.clone())?)
+    } else {
+        None
+    };
+    let the = || var.expect("rank 0 added it");
+    if ctx.op("read-list") {
+        let samples = ctx.measure(Who::Rank0, bulk, || {
+            let value = mem.read(&the())?;
+            ensure!(
+                black_box(value).len() == LIST,
+                "read-list read a wrong length"
+            );
+            Ok(())
+        })?;
+        ctx.record(
+            "read-list",
+            "ours",
+            Some(LIST),
+            &samples,
+            Reduce::Rank0,
+            Some(LIST * 8),
+        );
+    }
+    if ctx.op("map") {
+        let samples = ctx.measure(Who::Rank0, bulk, || {
+            mem.map(&the(), |x| x.wrapping_add(1))?;
+            Ok(())
+        })?;
+        ctx.record(
+            "map",
+            "ours",
+            Some(LIST),
+            &samples,
+            Reduce::Rank0,
+            Some(LIST * 8),
+        );
+    }
+    if ctx.op("reduce") {
+        let samples = ctx.measure(Who::Rank0, bulk, || {
+            let sum = mem.reduce(&the(), |a: i64, x| a.wrapping_add(x), 0)?;
+            black_box(sum);
+            Ok(())
+        })?;
+        ctx.record(
+            "reduce",
+            "ours",
+            Some(LIST),
+            &samples,
+            Reduce::Rank0,
+            Some(LIST * 8),
+        );
+    }
+    if let Some(v) = var {
+        mem.free(v)?;
+    }
+    if ctx.op("filter") {
+        // Keeps the even elements (half the list); filter shrinks its input,
+        // so a fresh list is added, untimed, before each iteration.
+        let cur: Cell<Option<Var>> = Cell::new(None);
+        let samples = ctx.measure_with(
+            Who::Rank0,
+            bulk,
+            || {
+                if let Some(v) = cur.take() {
+                    mem.free(v)?;
+                }
+                cur.set(Some(mem.add(list.as_slice())?));
+                Ok(())
+            },
+            || {
+                let kept = mem.filter(&cur.get().expect("set up"), |x| x % 2 == 0)?;
+                ensure!(kept == LIST / 2, "filter kept {kept}");
+                Ok(())
+            },
+        )?;
+        if let Some(v) = cur.take() {
+            mem.free(v)?;
+        }
+        ctx.record(
+            "filter",
+            "ours",
+            Some(LIST),
+            &samples,
+            Reduce::Rank0,
+            Some(LIST * 8),
+        );
+    }
+    mem.quit()?;
+    Ok(())
+}
