@@ -58,3 +58,45 @@ demo: deps build
 clean:
 	cargo clean --target-dir target/openmpi
 	cargo clean --target-dir target/mpich
+
+# Benchmarks (not part of `make test`; see docs/benchmarks.md).
+#
+#   make bench        builds rma-bench in release mode and runs every suite at 2
+#                     and 4 ranks, plus MpiLock's remote-operation count at 8 and
+#                     16 ranks (oversubscribed: it counts operations, not time),
+#                     then writes target/bench/results.{csv,md} and PNG plots
+#   make bench-peers  pshmem and mpi4py at 4 ranks in a virtualenv under
+#                     target/bench, appended to the same CSV, then the report
+#
+# Rows of an earlier `make bench` are dropped; peer rows are kept, so the
+# two targets can be run in either order.
+BENCH_DIR := target/bench
+BENCH_CSV := $(BENCH_DIR)/results.csv
+BENCH_TARGET ?= target/openmpi
+BENCH_BIN := $(BENCH_TARGET)/release/rma-bench
+
+.PHONY: bench bench-peers bench-font
+
+bench-font:
+	@f=/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf; \
+	if [ ! -f $$f ] && command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	  echo "bench: installing fonts-dejavu-core for the plot labels"; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends fonts-dejavu-core >/dev/null; fi; \
+	[ -f $$f ] || echo "bench: no $$f (apt-get install fonts-dejavu-core, or set RMA_BENCH_FONT): no plots"
+
+bench: deps bench-font
+	$(OPENMPI) CARGO_TARGET_DIR=$(BENCH_TARGET) cargo build --release --bin rma-bench
+	@mkdir -p $(BENCH_DIR)
+	@if [ -f $(BENCH_CSV) ]; then \
+	  grep -E '^suite,|^[^,]*,[^,]*,(pshmem|mpi4py),' $(BENCH_CSV) > $(BENCH_CSV).keep || true; \
+	  mv $(BENCH_CSV).keep $(BENCH_CSV); fi
+	$(RUN_OPENMPI) -np 2 $(BENCH_BIN) --suite all --out $(BENCH_CSV)
+	$(RUN_OPENMPI) -np 4 $(BENCH_BIN) --suite all --out $(BENCH_CSV)
+	$(RUN_OPENMPI) -np 8 $(BENCH_BIN) --suite mpi-lock --op remote-ops-per-acquire --out $(BENCH_CSV)
+	$(RUN_OPENMPI) -np 16 $(BENCH_BIN) --suite mpi-lock --op remote-ops-per-acquire --out $(BENCH_CSV)
+	$(BENCH_BIN) report $(BENCH_CSV)
+
+bench-peers: deps
+	MPICC=mpicc.openmpi MPIRUN="mpirun.openmpi --oversubscribe" BENCH_CSV=$(BENCH_CSV) bench/peers.sh
+	@if [ -x $(BENCH_BIN) ]; then $(BENCH_BIN) report $(BENCH_CSV); \
+	else echo "bench-peers: run 'make bench' for our rows and the report"; fi

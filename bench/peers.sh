@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# make bench-peers: pshmem and mpi4py measured under the rma-bench rules at 4
+# ranks, appended to target/bench/results.csv (impl pshmem / mpi4py).
+#
+# Everything Python lives in a virtualenv under target/bench/venv; nothing is
+# installed globally. mpi4py is built from source against Open MPI (MPICC), so
+# it must run under Open MPI's mpirun.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+BENCH_DIR=${BENCH_DIR:-target/bench}
+CSV=${BENCH_CSV:-$BENCH_DIR/results.csv}
+VENV=$BENCH_DIR/venv
+NP=${BENCH_PEERS_NP:-4}
+export MPICC=${MPICC:-mpicc.openmpi}
+RUN=(${MPIRUN:-mpirun.openmpi --oversubscribe})
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+
+mkdir -p "$BENCH_DIR"
+if [ ! -x "$VENV/bin/python" ]; then
+  echo "bench-peers: creating $VENV"
+  python3 -m venv "$VENV"
+fi
+if ! "$VENV/bin/python" -c 'import mpi4py.util.sync, pshmem' 2>/dev/null; then
+  echo "bench-peers: pip install mpi4py pshmem (mpi4py built with MPICC=$MPICC)"
+  "$VENV/bin/python" -m pip install --quiet --upgrade pip
+  # --no-binary: a wheel would bring its own MPI (or another one); we want the
+  # system Open MPI that the Rust benchmarks use.
+  "$VENV/bin/python" -m pip install --quiet --no-binary mpi4py "mpi4py>=4" pshmem
+fi
+"$VENV/bin/python" -c 'import mpi4py; print("bench-peers: mpi4py", mpi4py.__version__, mpi4py.get_config().get("mpicc", ""))'
+
+echo "bench-peers: ${RUN[*]} -np $NP $VENV/bin/python bench/peers.py --out $CSV $*"
+"${RUN[@]}" -np "$NP" "$VENV/bin/python" bench/peers.py --out "$CSV" "$@"

@@ -1,0 +1,107 @@
+//! A smoke run of the benchmark harness: every suite with `--quick` (tiny
+//! iteration counts) at 2 ranks, checking the CSV it appends. Timings are
+//! never asserted; the benchmark itself is `make bench`.
+
+mod common;
+
+const BENCH: &str = env!("CARGO_BIN_EXE_rma-bench");
+const HEADER: &str = "suite,op,impl,ranks,size,median_us,p10_us,p90_us,throughput_mb_s,count";
+
+fn temp_csv(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("rma-bench-smoke-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    let _ = std::fs::remove_file(&path);
+    path
+}
+
+#[test]
+fn every_suite_writes_rows() {
+    let csv = temp_csv("results.csv");
+    let (ok, output) = common::mpirun(
+        2,
+        BENCH,
+        &["--quick", "--suite", "all", "--out", csv.to_str().unwrap()],
+        &[],
+    );
+    assert!(ok, "rma-bench failed:\n{output}");
+    assert!(
+        output.contains("[raw 1/9] put-flush ranks=2"),
+        "no progress line:\n{output}"
+    );
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some(HEADER));
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    assert!(rows.iter().all(|r| r.len() == 10), "ragged rows:\n{text}");
+    let has = |suite: &str, op: &str, imp: &str| {
+        rows.iter()
+            .any(|r| r[0] == suite && r[1] == op && r[2] == imp && r[3] == "2")
+    };
+    for (suite, op, imp) in [
+        ("raw", "put-flush", "raw-mpi"),
+        ("raw", "cas-flush", "raw-mpi"),
+        ("raw", "win-lock-unlock-contended", "raw-mpi"),
+        ("raw", "bcast", "raw-mpi"),
+        ("raw", "memcpy", "memcpy"),
+        ("shm-core", "set", "ours"),
+        ("shm-core", "set-single-source", "ours"),
+        ("shm-core", "read-view", "ours"),
+        ("shm-core", "create-close", "ours"),
+        ("mpi-lock", "lock-unlock-uncontended", "ours"),
+        ("mpi-lock", "lock-unlock-contended", "ours"),
+        ("mpi-lock", "try-lock", "ours"),
+        ("mpi-lock", "remote-ops-per-acquire", "ours"),
+        ("dsm-kv", "add", "ours"),
+        ("dsm-kv", "read-int", "ours"),
+        ("dsm-kv", "modify", "ours"),
+        ("dsm-kv", "read-list", "ours"),
+        ("dsm-kv", "map", "ours"),
+        ("dsm-kv", "filter", "ours"),
+        ("dsm-kv", "reduce", "ours"),
+    ] {
+        assert!(
+            has(suite, op, imp),
+            "no row for {suite}/{op}/{imp}:\n{text}"
+        );
+    }
+    // Latency rows carry a median; the count row carries a count.
+    for r in &rows {
+        if r[1] == "remote-ops-per-acquire" {
+            assert!(r[9].parse::<f64>().unwrap() > 0.0, "{r:?}");
+        } else {
+            assert!(r[5].parse::<f64>().unwrap() >= 0.0, "{r:?}");
+        }
+    }
+
+    // The report step reads the CSV back and writes the Markdown table.
+    let out = std::process::Command::new(BENCH)
+        .args(["report", csv.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "report failed: {out:?}");
+    let md = std::fs::read_to_string(csv.with_file_name("results.md")).unwrap();
+    assert!(
+        md.contains("| target |") && md.contains("put-flush"),
+        "{md}"
+    );
+    let _ = std::fs::remove_dir_all(csv.parent().unwrap());
+}
+
+#[test]
+fn bad_arguments_print_usage_and_fail() {
+    for args in [
+        &["--suite", "nope"][..],
+        &["--frobnicate"],
+        &["--out"],
+        &["report"],
+    ] {
+        let out = std::process::Command::new(BENCH)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{args:?} succeeded");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("usage: rma-bench"), "{args:?}: {err}");
+    }
+}
