@@ -38,8 +38,8 @@
 //!
 //! | words | content |
 //! |---|---|
-//! | 0 | allocation lock (CAS spin lock; 0 = free) |
-//! | 1, 2 | data slots and descriptors in use |
+//! | 0, 1 | allocation lock: a FIFO ticket lock (next ticket, ticket served) |
+//! | 2, 3 | data slots and descriptors in use |
 //! | bitmap | one bit per data slot |
 //! | bitmap | one bit per descriptor |
 //! | descriptors | 4 words each: state, length, first extent (or the integer's value), first extent's length (or the integer's reserved slot) |
@@ -61,7 +61,7 @@
 //! ## Allocation
 //!
 //! Allocation metadata is updated under each host's allocation lock, taken
-//! with `MPI_Compare_and_swap` (one host at a time, so no deadlock): first-fit
+//! with `MPI_Fetch_and_op` (one host at a time, so no deadlock): first-fit
 //! runs in the host's bitmap, hosts with the most free space first, so a list
 //! larger than one host's free space is split across hosts. When the whole
 //! memory cannot hold a value the allocation rolls back and returns
@@ -73,16 +73,23 @@
 //!
 //! * **Pinned operations** (`read` of a list, `modify`, `len`, `placement`)
 //!   add one to the pin count with one `MPI_Fetch_and_op`, which also returns
-//!   the state: if the generation is not the handle's, or the variable is
-//!   being freed, they unpin and report `Freed` / `false`; if `BUSY`, they
-//!   unpin and retry. While pinned, the layout cannot change and the slots
+//!   the state: if the generation is not the handle's or the descriptor is
+//!   not live, they unpin and report `Freed` / `false`; if `BUSY` or `DEAD`
+//!   (a map, filter or free in progress), they unpin and retry, so a free in
+//!   progress ends in `Freed` / `false`. While pinned, the layout cannot change and the slots
 //!   cannot be freed. The layout is cached per state key, so a `modify` is
 //!   one fetch-and-op, one put and a flush (plus an unpin that is not waited
 //!   for).
-//! * **Exclusive operations** (`map`, `filter`) set `BUSY` by CAS, wait for
+//! * **Exclusive operations** (`map`, `filter`) set `BUSY`, wait for
 //!   the pins to drain, work, and clear `BUSY` with a new version.
-//! * **`free`** sets `DEAD` by CAS, waits for the pins to drain, returns the
-//!   slots, then clears the descriptor.
+//! * **`free`** sets `DEAD`, waits for the pins to drain and `BUSY` to clear,
+//!   returns the slots, then clears the descriptor.
+//! * Flags are set with an atomic fetch-or whose result says whether this
+//!   rank set them; a rank whose stale handle set a flag on a reused
+//!   descriptor takes it back at once, and other ranks treat such a flag as
+//!   "busy, retry", never as "freed". `MPI_Compare_and_swap` is not used at
+//!   all: Open MPI 4.1's default one-sided component (osc/rdma over the vader
+//!   BTL) crashes the target process on it.
 //! * **Integer reads** take one get of state and value, then re-read the state
 //!   atomically: same live generation means the value is the variable's.
 //!

@@ -120,6 +120,9 @@ struct Shape {
     extents: Vec<Extent>,
 }
 
+/// Layouts by (host, descriptor), each with the state key it is valid for.
+type ShapeCache = HashMap<(u32, u32), (i64, Rc<Shape>)>;
+
 /// Spin-then-sleep waiting.
 struct Backoff(u32);
 
@@ -153,7 +156,7 @@ pub struct DistributedMemory {
     slots: usize,
     descs: usize,
     off: Offsets,
-    cache: RefCell<HashMap<(u32, u32), (i64, Rc<Shape>)>>,
+    cache: RefCell<ShapeCache>,
 }
 
 impl std::fmt::Debug for DistributedMemory {
