@@ -88,9 +88,9 @@ struct State {
     /// This rank (one of its threads) holds the lock.
     held: bool,
     /// The ticket of the current (or last) hold.
-    ticket: u64,
+    ticket: u32,
     /// Local mode: the ticket of the last grant.
-    last_local_ticket: u64,
+    last_local_ticket: u32,
     /// Set when an MPI error interrupted the protocol half-way.
     broken: Option<String>,
 }
@@ -98,7 +98,7 @@ struct State {
 /// The distributed part of a lock: its communicator and window.
 struct Dist {
     // Declared before `comm` so that the window is freed first.
-    win: LockedWindow<i64>,
+    win: LockedWindow<i32>,
     comm: OwnedComm,
     rank: i32,
     root: i32,
@@ -149,32 +149,32 @@ impl Backoff {
 }
 
 impl Dist {
-    fn me(&self) -> i64 {
-        self.rank as i64 + 1
+    fn me(&self) -> i32 {
+        self.rank + 1
     }
 
     /// Joins the waiting list and waits for the token; returns the ticket.
-    fn acquire(&self, stats: &Counters) -> shm_core::Result<u64> {
+    fn acquire(&self, stats: &Counters) -> shm_core::Result<u32> {
         let me = self.me();
         // Enqueue: swap ourselves in as the tail.
         let prev = self.win.fetch_and_op(self.root, TAIL, me, Op::Replace)?;
         Counters::add(&stats.remote_ops, 1);
         if prev <= 0 {
             // The list was empty: the lock is ours, `-prev` was the last ticket.
-            return Ok(prev.unsigned_abs() + 1);
+            return Ok(next_ticket(prev.unsigned_abs()));
         }
         // Link behind the predecessor and wait for it to hand us the token.
-        let pred = (prev - 1) as i32;
+        let pred = prev - 1;
         self.win.accumulate(pred, NEXT, &[me], Op::Replace)?;
         self.win.flush(pred)?;
         Counters::add(&stats.remote_ops, 1);
         Counters::add(&stats.remote_flushes, 1);
         let ticket = self.wait_own(FLAG, stats)?;
-        Ok(ticket as u64)
+        Ok(ticket.unsigned_abs())
     }
 
     /// Takes the lock only if the waiting list is empty.
-    fn try_acquire(&self, stats: &Counters) -> shm_core::Result<Option<u64>> {
+    fn try_acquire(&self, stats: &Counters) -> shm_core::Result<Option<u32>> {
         let me = self.me();
         let mut seen = self.win.fetch_and_op(self.root, TAIL, 0, Op::NoOp)?;
         Counters::add(&stats.remote_ops, 1);
@@ -185,7 +185,7 @@ impl Dist {
             let old = self.win.compare_and_swap(self.root, TAIL, seen, me)?;
             Counters::add(&stats.remote_ops, 1);
             if old == seen {
-                return Ok(Some(seen.unsigned_abs() + 1));
+                return Ok(Some(next_ticket(seen.unsigned_abs())));
             }
             // Either somebody enqueued (old > 0: we fail) or a holder released
             // between our read and our swap (old is the new empty value).
@@ -195,9 +195,9 @@ impl Dist {
 
     /// Leaves the lock: either the list had only us (reset the tail to empty,
     /// remembering our ticket), or hand the token to our successor.
-    fn release(&self, ticket: u64, stats: &Counters) -> shm_core::Result<()> {
+    fn release(&self, ticket: u32, stats: &Counters) -> shm_core::Result<()> {
         let me = self.me();
-        let empty = -(ticket as i64);
+        let empty = -(ticket as i32);
         let old = self.win.compare_and_swap(self.root, TAIL, me, empty)?;
         Counters::add(&stats.remote_ops, 1);
         if old == me {
@@ -205,9 +205,9 @@ impl Dist {
         }
         // Somebody swapped itself in behind us; wait for its link.
         let next = self.wait_own(NEXT, stats)?;
-        let succ = (next - 1) as i32;
+        let succ = next - 1;
         self.win
-            .accumulate(succ, FLAG, &[ticket as i64 + 1], Op::Replace)?;
+            .accumulate(succ, FLAG, &[next_ticket(ticket) as i32], Op::Replace)?;
         self.win.flush(succ)?;
         Counters::add(&stats.remote_ops, 1);
         Counters::add(&stats.remote_flushes, 1);
@@ -219,7 +219,7 @@ impl Dist {
     /// rank is not in the list). Each poll is an MPI call on the window, which
     /// drives MPI progress; once the backoff gets patient, an `MPI_Iprobe` on
     /// the lock's private communicator drives it further.
-    fn wait_own(&self, word: usize, stats: &Counters) -> shm_core::Result<i64> {
+    fn wait_own(&self, word: usize, stats: &Counters) -> shm_core::Result<i32> {
         let mut backoff = Backoff::new();
         loop {
             let value = self.win.fetch_and_op(self.rank, word, 0, Op::Replace)?;
@@ -250,6 +250,16 @@ impl Dist {
                 mpi::ffi::RSMPI_STATUS_IGNORE,
             );
         }
+    }
+}
+
+/// The ticket after `ticket`, in `1..=i32::MAX` (tickets are stored negated in
+/// 32-bit words; 0 means "no grant yet").
+fn next_ticket(ticket: u32) -> u32 {
+    if ticket >= i32::MAX as u32 {
+        1
+    } else {
+        ticket + 1
     }
 }
 
@@ -358,7 +368,9 @@ impl MpiLock {
             Ok(())
         };
         comm.agree(verdict)?;
-        let win = Window::<i64>::allocate(comm.communicator(), WORDS)?;
+        // 32-bit words: Open MPI 4.x (osc/rdma over btl/vader) crashes on
+        // 64-bit MPI_Compare_and_swap (open-mpi/ompi#7967, #11349).
+        let win = Window::<i32>::allocate(comm.communicator(), WORDS)?;
         // No process ever takes an exclusive MPI_Win_lock on this private
         // window, so the lock_all epoch may assert MPI_MODE_NOCHECK.
         let win = win.into_locked(true)?;
@@ -479,14 +491,14 @@ impl MpiLock {
         &'a self,
         mut state: parking_lot::MutexGuard<'a, State>,
         me: u64,
-        protocol: impl FnOnce(&Dist, &Counters) -> shm_core::Result<Option<u64>>,
+        protocol: impl FnOnce(&Dist, &Counters) -> shm_core::Result<Option<u32>>,
     ) -> Result<Option<MpiLockGuard<'a>>, LockError> {
         if let Some(message) = &state.broken {
             return Err(LockError::Broken(message.clone()));
         }
         let ticket = match &self.dist {
             None => {
-                state.last_local_ticket += 1;
+                state.last_local_ticket = next_ticket(state.last_local_ticket);
                 Some(state.last_local_ticket)
             }
             Some(dist) => match protocol(dist, &self.stats) {
@@ -617,7 +629,7 @@ impl Drop for MpiLock {
 pub struct MpiLockGuard<'a> {
     lock: &'a MpiLock,
     state: Option<parking_lot::MutexGuard<'a, State>>,
-    ticket: u64,
+    ticket: u32,
     _not_send: PhantomData<*const ()>,
 }
 
@@ -633,9 +645,11 @@ impl std::fmt::Debug for MpiLockGuard<'_> {
 impl MpiLockGuard<'_> {
     /// The request sequence number of this acquisition: the position of this
     /// rank's enqueue among all enqueues of the lock (1 for the first). Since
-    /// the lock is FIFO, grants happen in ticket order.
+    /// the lock is FIFO, grants happen in ticket order. Tickets live in 32-bit
+    /// window words: after `i32::MAX` (about 2.1 billion) grants they wrap
+    /// around to 1.
     pub fn ticket(&self) -> u64 {
-        self.ticket
+        u64::from(self.ticket)
     }
 
     /// Releases the lock, reporting an MPI failure (dropping the guard does
@@ -736,6 +750,13 @@ mod tests {
         }
         assert!(b.patient());
         assert_eq!(b.sleep, Backoff::MAX_SLEEP);
+    }
+
+    #[test]
+    fn tickets_wrap_to_one() {
+        assert_eq!(next_ticket(0), 1);
+        assert_eq!(next_ticket(41), 42);
+        assert_eq!(next_ticket(i32::MAX as u32), 1);
     }
 
     #[test]
