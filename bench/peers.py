@@ -138,13 +138,13 @@ def bench_pshmem(h, comm):
     samples = h.measure("all", h.plan(slow=True), lock_unlock)
     h.record("mpi-lock", "lock-unlock-contended", "pshmem", None, samples, "pool")
     comm.Barrier()
-    del lock
+    lock.close()
 
 
 def bench_mpi4py(h, comm):
     from mpi4py.util.sync import Counter, Mutex
 
-    mutex = Mutex(comm)
+    mutex = Mutex(comm=comm)
 
     def acquire_release():
         mutex.acquire()
@@ -160,7 +160,7 @@ def bench_mpi4py(h, comm):
     mutex.free()
 
     h.progress("fop-flush (mpi4py Counter.next)")
-    counter = Counter(0, comm=comm, root=h.size - 1)
+    counter = Counter(0, typecode="q", comm=comm, root=h.size - 1)
     samples = h.measure("rank0", h.plan(), counter.next)
     h.record("raw", "fop-flush", "mpi4py", 1, samples, "rank0", 8)
     comm.Barrier()
