@@ -26,7 +26,7 @@ fn every_suite_writes_rows() {
     );
     assert!(ok, "rma-bench failed:\n{output}");
     assert!(
-        output.contains("[raw 1/9] put-flush ranks=2"),
+        output.contains("raw 1/9] put-flush ranks=2"),
         "no progress line:\n{output}"
     );
     let text = std::fs::read_to_string(&csv).unwrap();

@@ -215,14 +215,17 @@ impl<'a> Ctx<'a> {
             return false;
         };
         if self.rank == 0 {
-            eprintln!(
-                "[{} {}/{}] {} ranks={}",
+            // One write, so that the line is not split when mpirun merges
+            // the ranks' stdout and stderr.
+            let line = format!(
+                "[{} {}/{}] {} ranks={}\n",
                 self.suite,
                 i + 1,
                 self.ops.len(),
                 op,
                 self.size
             );
+            let _ = std::io::stderr().write_all(line.as_bytes());
         }
         true
     }

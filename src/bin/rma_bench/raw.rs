@@ -110,20 +110,20 @@ pub fn run(ctx: &mut Ctx) -> Result<()> {
         }
         if ctx.rank == 0 {
             // SAFETY: the window is live; the epoch is closed below.
-            ok(unsafe { ffi::MPI_Win_lock_all(0, raw) }, "MPI_Win_lock_all")?;
+            let rc = unsafe { ffi::MPI_Win_lock_all(0, raw) };
+            ok(rc, "MPI_Win_lock_all")?;
         }
         let mut v = 0i64;
         let samples = ctx.measure(Who::Rank0, plan, || {
             ok(call(raw, target, &mut v), name)?;
             // SAFETY: inside rank 0's lock_all epoch on a live window.
-            ok(unsafe { ffi::MPI_Win_flush(target, raw) }, "MPI_Win_flush")
+            let rc = unsafe { ffi::MPI_Win_flush(target, raw) };
+            ok(rc, "MPI_Win_flush")
         });
         if ctx.rank == 0 {
             // SAFETY: closes the epoch opened above.
-            ok(
-                unsafe { ffi::MPI_Win_unlock_all(raw) },
-                "MPI_Win_unlock_all",
-            )?;
+            let rc = unsafe { ffi::MPI_Win_unlock_all(raw) };
+            ok(rc, "MPI_Win_unlock_all")?;
         }
         ctx.record(name, "raw-mpi", Some(1), &samples?, Reduce::Rank0, Some(8));
     }
@@ -137,41 +137,33 @@ pub fn run(ctx: &mut Ctx) -> Result<()> {
         let raw32 = win32.as_raw();
         if ctx.rank == 0 {
             // SAFETY: the window is live; the epoch is closed below.
-            ok(
-                unsafe { ffi::MPI_Win_lock_all(0, raw32) },
-                "MPI_Win_lock_all",
-            )?;
+            let rc = unsafe { ffi::MPI_Win_lock_all(0, raw32) };
+            ok(rc, "MPI_Win_lock_all")?;
         }
         let (compare, value, mut old) = (0i32, 0i32, 0i32);
         let samples = ctx.measure(Who::Rank0, plan, || {
             // SAFETY: the three buffers outlive the flush that follows; the
             // target segment holds one i32 at displacement 0.
-            ok(
-                unsafe {
-                    ffi::MPI_Compare_and_swap(
-                        &value as *const i32 as *const c_void,
-                        &compare as *const i32 as *const c_void,
-                        &mut old as *mut i32 as *mut c_void,
-                        <i32 as shm_core::Element>::datatype(),
-                        target,
-                        0,
-                        raw32,
-                    )
-                },
-                "MPI_Compare_and_swap",
-            )?;
+            let rc = unsafe {
+                ffi::MPI_Compare_and_swap(
+                    &value as *const i32 as *const c_void,
+                    &compare as *const i32 as *const c_void,
+                    &mut old as *mut i32 as *mut c_void,
+                    <i32 as shm_core::Element>::datatype(),
+                    target,
+                    0,
+                    raw32,
+                )
+            };
+            ok(rc, "MPI_Compare_and_swap")?;
             // SAFETY: inside rank 0's lock_all epoch on a live window.
-            ok(
-                unsafe { ffi::MPI_Win_flush(target, raw32) },
-                "MPI_Win_flush",
-            )
+            let rc = unsafe { ffi::MPI_Win_flush(target, raw32) };
+            ok(rc, "MPI_Win_flush")
         });
         if ctx.rank == 0 {
             // SAFETY: closes the epoch opened above.
-            ok(
-                unsafe { ffi::MPI_Win_unlock_all(raw32) },
-                "MPI_Win_unlock_all",
-            )?;
+            let rc = unsafe { ffi::MPI_Win_unlock_all(raw32) };
+            ok(rc, "MPI_Win_unlock_all")?;
         }
         ctx.record(
             "cas-flush",
@@ -186,15 +178,11 @@ pub fn run(ctx: &mut Ctx) -> Result<()> {
     // An exclusive lock and unlock on the last rank with no operation inside.
     let lock_unlock = |target: i32| -> Result<()> {
         // SAFETY: the window is live and no other epoch is open on it here.
-        ok(
-            unsafe { ffi::MPI_Win_lock(sys::LOCK_EXCLUSIVE(), target, 0, raw) },
-            "MPI_Win_lock",
-        )?;
+        let rc = unsafe { ffi::MPI_Win_lock(sys::LOCK_EXCLUSIVE(), target, 0, raw) };
+        ok(rc, "MPI_Win_lock")?;
         // SAFETY: closes the epoch just opened.
-        ok(
-            unsafe { ffi::MPI_Win_unlock(target, raw) },
-            "MPI_Win_unlock",
-        )
+        let rc = unsafe { ffi::MPI_Win_unlock(target, raw) };
+        ok(rc, "MPI_Win_unlock")
     };
     if ctx.op("win-lock-unlock-uncontended") {
         let samples = ctx.measure(Who::Rank0, plan, || lock_unlock(target))?;
