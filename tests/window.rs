@@ -119,3 +119,19 @@ mpi_test!(fn shared_window_direct_load_store(world, 4) {
     drop(epoch);
     node.barrier();
 });
+
+mpi_test!(fn compare_and_swap_i64_in_lock_all(world, 4) {
+    let win = Window::<i64>::allocate(world, 1).unwrap();
+    let mut won = 0i32;
+    {
+        let epoch = win.lock_all().unwrap();
+        let old = epoch.compare_and_swap(0, 0, 0, world.rank() as i64 + 1).unwrap();
+        if old == 0 {
+            won = 1;
+        }
+        epoch.flush_all().unwrap();
+    }
+    let mut winners = 0i32;
+    world.all_reduce_into(&won, &mut winners, mpi::collective::SystemOperation::sum());
+    assert_eq!(winners, 1);
+});

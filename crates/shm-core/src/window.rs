@@ -642,6 +642,10 @@ pub trait Rma<T: Element>: sealed::Sealed {
     /// `MPI_Compare_and_swap` on one element: writes `value` if the element
     /// equals `compare`, and returns the old value either way. Integer types
     /// only.
+    ///
+    /// Open MPI 4.1's default one-node component (`osc/rdma`) crashes the
+    /// target of an 8-byte compare-and-swap; run with `OMPI_MCA_osc=sm,pt2pt`
+    /// (see `docs/architecture.md`).
     fn compare_and_swap(&self, target: i32, disp: usize, compare: T, value: T) -> Result<T> {
         self.check_target(target)?;
         let win = self.window();
