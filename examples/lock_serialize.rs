@@ -18,7 +18,8 @@ use std::io::Write;
 use std::time::Duration;
 
 fn main() -> anyhow::Result<()> {
-    let universe = mpi::initialize().ok_or_else(|| anyhow::anyhow!("MPI was already initialised"))?;
+    let universe =
+        mpi::initialize().ok_or_else(|| anyhow::anyhow!("MPI was already initialised"))?;
     let world = universe.world();
     let rank = world.rank();
 
@@ -39,7 +40,11 @@ fn main() -> anyhow::Result<()> {
     let mut total_ops = 0u64;
     let mut total_acquisitions = 0u64;
     world.all_reduce_into(&stats.remote_ops, &mut total_ops, SystemOperation::sum());
-    world.all_reduce_into(&stats.acquisitions, &mut total_acquisitions, SystemOperation::sum());
+    world.all_reduce_into(
+        &stats.acquisitions,
+        &mut total_acquisitions,
+        SystemOperation::sum(),
+    );
     if rank == 0 {
         println!(
             "{} ranks, {total_acquisitions} acquisitions, {:.2} remote RMA operations per lock+unlock",
