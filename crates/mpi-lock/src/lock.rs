@@ -6,7 +6,6 @@ use shm_core::window::{LockedWindow, Op, Rma, Window};
 use shm_core::OwnedComm;
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::thread::ThreadId;
 use std::time::Duration;
 
 /// Word of the root's segment holding the tail of the waiting list.
@@ -105,7 +104,8 @@ struct Dist {
     comm: OwnedComm,
     rank: i32,
     root: i32,
-    creator: ThreadId,
+    /// `thread_token()` of the creating thread.
+    creator: u64,
     /// `None` when MPI provides `MPI_THREAD_MULTIPLE`, else the level's name.
     single_threaded: Option<&'static str>,
 }
@@ -383,7 +383,7 @@ impl MpiLock {
                 rank: comm.rank(),
                 comm,
                 root,
-                creator: std::thread::current().id(),
+                creator: thread_token(),
                 single_threaded: level_name(mpi::environment::threading_support()),
             }),
             state: parking_lot::Mutex::new(State::default()),
@@ -442,7 +442,7 @@ impl MpiLock {
                 single_threaded: Some(level),
                 creator,
                 ..
-            }) if *creator != std::thread::current().id() => Err(LockError::ThreadLevel { level }),
+            }) if *creator != thread_token() => Err(LockError::ThreadLevel { level }),
             _ => Ok(()),
         }
     }
