@@ -162,7 +162,11 @@ fn segment_bytes<T>(len: usize) -> Result<MPI_Aint> {
         .checked_mul(std::mem::size_of::<T>())
         .and_then(|b| b.checked_next_multiple_of(ROUND))
         .and_then(|b| MPI_Aint::try_from(b).ok())
-        .ok_or_else(|| Error::Usage(format!("a segment of {len} elements does not fit in memory")))
+        .ok_or_else(|| {
+            Error::Usage(format!(
+                "a segment of {len} elements does not fit in memory"
+            ))
+        })
 }
 
 impl<T: Element> Window<T> {
