@@ -8,11 +8,9 @@ use shm_core::window::{LockedWindow, Op, Rma, Window};
 use shm_core::Error;
 use std::time::{Duration, Instant};
 
-/// A scratch window of `len` i64 words per rank, in a lock_all epoch. The
-/// segment is padded to a multiple of 16 bytes: MPICH 4.0 (ch4, shared memory)
-/// was seen to misdirect RMA between ranks 0 and 1 for other segment sizes.
+/// A scratch window of `len` i64 words per rank, in a lock_all epoch.
 fn scratch(world: &mpi::topology::SimpleCommunicator, len: usize) -> LockedWindow<i64> {
-    Window::<i64>::allocate(world, len.next_multiple_of(2))
+    Window::<i64>::allocate(world, len)
         .unwrap()
         .into_locked(true)
         .unwrap()

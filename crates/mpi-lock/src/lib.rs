@@ -34,10 +34,10 @@
 //! ## Window layout
 //! One `MPI_Win_allocate` window of `i32` words per rank, kept in a
 //! `MPI_Win_lock_all` epoch (with `MPI_MODE_NOCHECK`) for the life of the
-//! lock. Three words are used; the segment is padded to 16 words (64 bytes)
-//! so that each rank's words sit on a cache line of their own (and because
-//! MPICH 4.0 was seen to misdirect RMA for segments that are not a multiple
-//! of 16 bytes). The words are 32-bit because Open MPI 4.1 (`osc/rdma` over
+//! lock. Three words per rank; `shm_core` rounds every segment up to 64
+//! bytes, so each rank's words sit on a cache line of their own (and MPICH
+//! 4.0's misdirected RMA on segments that are not a multiple of 16 bytes is
+//! avoided for every window, not just this one). The words are 32-bit because Open MPI 4.1 (`osc/rdma` over
 //! `btl/vader`) crashes on 64-bit `MPI_Compare_and_swap`
 //! (open-mpi/ompi#7967, #11349); tickets therefore wrap after `i32::MAX`.
 //!

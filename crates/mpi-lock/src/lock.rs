@@ -21,11 +21,10 @@ pub(crate) const NEXT: usize = 1;
 /// (the ticket granted; 0 = not granted).
 pub(crate) const FLAG: usize = 2;
 /// Words per segment (every rank has the same layout; `TAIL` is only used on
-/// the root). The three words are padded to 64 bytes: each rank's words get a
-/// cache line of their own, and MPICH 4.0 (ch4, shared memory) was seen to
-/// misdirect RMA between ranks 0 and 1 when segments are not a multiple of
-/// 16 bytes.
-pub(crate) const WORDS: usize = 16;
+/// the root). `shm_core` rounds every segment up to 64 bytes, which gives each
+/// rank's words a cache line of their own and avoids MPICH 4.0's misdirected
+/// RMA on segments that are not a multiple of 16 bytes.
+pub(crate) const WORDS: usize = 3;
 
 /// Counters of the work done by one [`MpiLock`] on this rank, for checking
 /// that the cost of an acquisition does not grow with the number of ranks.
