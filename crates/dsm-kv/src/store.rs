@@ -409,8 +409,7 @@ impl DistributedMemory {
                 let (host, slot) = locate(shape, index);
                 (host, self.off.data + slot)
             };
-            self.win.put(host, disp, &[value])?;
-            self.win.flush(host)?;
+            self.win.put_flush(host, disp, &[value])?;
             Ok(())
         })?;
         Ok(done.is_some())
@@ -612,8 +611,8 @@ impl DistributedMemory {
         let result = f();
         // Everything done under the lock completes before the release.
         let flushed = self.win.flush(host);
-        self.win.accumulate(host, LOCK_SERVING, &[1], Op::Sum)?;
-        self.win.flush(host)?;
+        self.win
+            .accumulate_flush(host, LOCK_SERVING, &[1], Op::Sum)?;
         flushed?;
         result
     }
@@ -625,8 +624,8 @@ impl DistributedMemory {
 
     /// Atomically clears `flag` in a state word (this rank set it).
     fn clear_flag(&self, host: i32, disp: usize, flag: i64) -> Result<()> {
-        self.win.accumulate(host, disp, &[!flag], Op::BitAnd)?;
-        self.win.flush(host)?;
+        self.win
+            .accumulate_flush(host, disp, &[!flag], Op::BitAnd)?;
         Ok(())
     }
 
@@ -806,8 +805,7 @@ impl DistributedMemory {
             g => g,
         };
         let delta = ((gen - old_gen) << GEN_SHIFT) + LIVE + if int { INT } else { 0 };
-        self.win.accumulate(host, disp, &[delta], Op::Sum)?;
-        self.win.flush(host)?;
+        self.win.accumulate_flush(host, disp, &[delta], Op::Sum)?;
         Ok(Var {
             host: host as u32,
             index,
@@ -1010,8 +1008,7 @@ impl DistributedMemory {
             1 << VER_SHIFT
         };
         let delta = bump - BUSY;
-        self.win.accumulate(host, disp, &[delta], Op::Sum)?;
-        self.win.flush(host)?;
+        self.win.accumulate_flush(host, disp, &[delta], Op::Sum)?;
         flushed?;
         let (r, shape) = result?;
         self.remember(var, key + delta, Rc::new(shape));

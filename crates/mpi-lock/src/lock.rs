@@ -167,8 +167,7 @@ impl Dist {
         }
         // Link behind the predecessor and wait for it to hand us the token.
         let pred = prev - 1;
-        self.win.accumulate(pred, NEXT, &[me], Op::Replace)?;
-        self.win.flush(pred)?;
+        self.win.accumulate_flush(pred, NEXT, &[me], Op::Replace)?;
         Counters::add(&stats.remote_ops, 1);
         Counters::add(&stats.remote_flushes, 1);
         let ticket = self.wait_own(FLAG, stats)?;
@@ -209,8 +208,7 @@ impl Dist {
         let next = self.wait_own(NEXT, stats)?;
         let succ = next - 1;
         self.win
-            .accumulate(succ, FLAG, &[next_ticket(ticket) as i32], Op::Replace)?;
-        self.win.flush(succ)?;
+            .accumulate_flush(succ, FLAG, &[next_ticket(ticket) as i32], Op::Replace)?;
         Counters::add(&stats.remote_ops, 1);
         Counters::add(&stats.remote_flushes, 1);
         Ok(())

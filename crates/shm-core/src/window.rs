@@ -571,6 +571,23 @@ pub trait Rma<T: Element>: sealed::Sealed {
         self.window().flush_local_raw(target)
     }
 
+    /// [`put`](Rma::put) completed remotely: one `MPI_Put` and one
+    /// `MPI_Win_flush`, which also completes it locally, so this is one MPI
+    /// call cheaper than `put` followed by [`flush`](Rma::flush).
+    fn put_flush(&self, target: i32, disp: usize, data: &[T]) -> Result<()> {
+        self.check_target(target)?;
+        self.window().start_put(target, disp, data)?;
+        self.flush(target)
+    }
+
+    /// [`accumulate`](Rma::accumulate) completed remotely, with one flush
+    /// (see [`put_flush`](Rma::put_flush)).
+    fn accumulate_flush(&self, target: i32, disp: usize, data: &[T], op: Op) -> Result<()> {
+        self.check_target(target)?;
+        self.window().start_accumulate(target, disp, data, op)?;
+        self.flush(target)
+    }
+
     /// `MPI_Get_accumulate`: atomically fetches the old values into `result`
     /// and combines `data` into them. `data` and `result` have the same length.
     fn get_accumulate(
