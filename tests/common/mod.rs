@@ -170,3 +170,178 @@ macro_rules! mpi_test {
         }
     };
 }
+
+// ---------------------------------------------------------------------------
+// Fault injection: jobs expected to fail, and what they leave behind.
+
+/// How a job launched by [`mpirun_bounded`] ended.
+#[derive(Debug)]
+pub struct JobEnd {
+    /// The launcher's exit status, or `None` when it outlived the bound and
+    /// was killed.
+    pub status: Option<std::process::ExitStatus>,
+    /// The launcher's and ranks' output (stdout and stderr together).
+    pub output: String,
+    /// From the launch to the launcher's exit.
+    pub elapsed: Duration,
+}
+
+/// Like [`mpirun`], but with an explicit bound instead of
+/// `$RMA_MPI_TIMEOUT`, and reporting the exit status and elapsed time: for
+/// jobs that are expected to fail.
+pub fn mpirun_bounded(
+    np: usize,
+    program: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+    limit: Duration,
+) -> JobEnd {
+    let _serial = LAUNCH.lock().unwrap_or_else(|e| e.into_inner());
+    let launcher = launcher();
+    let mut cmd = Command::new(&launcher[0]);
+    cmd.args(&launcher[1..])
+        .arg("-np")
+        .arg(np.to_string())
+        .arg(program)
+        .args(args)
+        .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
+        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out_path = std::env::temp_dir().join(format!(
+        "rma-mpirun-{}-{}.log",
+        std::process::id(),
+        fastrand_id()
+    ));
+    let out = std::fs::File::create(&out_path).expect("create log file");
+    cmd.stdout(out.try_clone().unwrap())
+        .stderr(out)
+        .stdin(Stdio::null());
+    let started = Instant::now();
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {:?}: {e}", launcher));
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for mpirun") {
+            break Some(status);
+        }
+        if started.elapsed() > limit {
+            send_signal(child.id(), SIGTERM);
+            std::thread::sleep(Duration::from_secs(3));
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let elapsed = started.elapsed();
+    let output = std::fs::read_to_string(&out_path).unwrap_or_default();
+    let _ = std::fs::remove_file(&out_path);
+    JobEnd {
+        status,
+        output,
+        elapsed,
+    }
+}
+
+/// `SIGKILL` on Linux.
+pub const SIGKILL: i32 = 9;
+/// `SIGTERM` on Linux.
+pub const SIGTERM: i32 = 15;
+
+extern "C" {
+    // The C library's kill(2); std links the C library already.
+    #[link_name = "kill"]
+    fn c_kill(pid: i32, sig: i32) -> i32;
+}
+
+/// Sends `sig` to process `pid`; `true` when it was delivered.
+pub fn send_signal(pid: u32, sig: i32) -> bool {
+    // SAFETY: kill(2) takes plain integers and has no memory effects on this
+    // process (unless `pid` is this process and `sig` ends it).
+    unsafe { c_kill(pid as i32, sig) == 0 }
+}
+
+/// Ends this process with `SIGKILL`, like the kernel's OOM killer or a
+/// batch system would: no unwinding, no destructors, no atexit handlers.
+pub fn kill_self() -> ! {
+    send_signal(std::process::id(), SIGKILL);
+    // The signal is delivered before kill(2) returns to a single-threaded
+    // process, and shortly after to a multi-threaded one.
+    loop {
+        std::thread::sleep(Duration::from_secs(1));
+    }
+}
+
+/// The processes (pid, command line) whose environment holds `var=value`,
+/// other than this process.
+pub fn processes_with_env(var: &str, value: &str) -> Vec<(u32, String)> {
+    let needle = format!("{var}={value}");
+    let me = std::process::id();
+    let mut found = Vec::new();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return found;
+    };
+    for entry in entries.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid == me {
+            continue;
+        }
+        let Ok(environ) = std::fs::read(entry.path().join("environ")) else {
+            continue;
+        };
+        if environ.split(|&b| b == 0).any(|kv| kv == needle.as_bytes()) {
+            let cmdline = std::fs::read(entry.path().join("cmdline"))
+                .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+                .unwrap_or_default();
+            // A zombie has an empty command line and is no longer running.
+            if !cmdline.is_empty() {
+                found.push((pid, cmdline.trim_end().to_string()));
+            }
+        }
+    }
+    found
+}
+
+/// Waits up to `grace` for the processes marked with `var=value` to end;
+/// kills the ones still running and returns them.
+pub fn reap_stragglers(var: &str, value: &str, grace: Duration) -> Vec<(u32, String)> {
+    let started = Instant::now();
+    loop {
+        let left = processes_with_env(var, value);
+        if left.is_empty() {
+            return left;
+        }
+        if started.elapsed() > grace {
+            for (pid, _) in &left {
+                send_signal(*pid, SIGKILL);
+            }
+            return left;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The names of the entries of `dir` (empty when it cannot be read).
+pub fn dir_entries(dir: &std::path::Path) -> std::collections::BTreeSet<String> {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A unique token for marking one job's processes and files.
+pub fn unique_token() -> String {
+    format!("{}-{}", std::process::id(), fastrand_id())
+}
