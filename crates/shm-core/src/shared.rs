@@ -575,14 +575,19 @@ fn check_slab<T>(
     Ok(())
 }
 
+/// The number of elements of `shape`, if views of it are valid: ndarray
+/// requires the product of the non-zero axis lengths to fit in `isize` even
+/// for an empty array (`[0, usize::MAX]` has no elements but no valid view).
 fn element_count<T>(shape: &[usize]) -> std::result::Result<usize, String> {
     shape
         .iter()
+        .filter(|&&d| d != 0)
         .try_fold(1usize, |acc, &d| acc.checked_mul(d))
         .filter(|&n| {
             n.checked_mul(std::mem::size_of::<T>())
                 .is_some_and(|b| b <= isize::MAX as usize)
         })
+        .map(|_| shape.iter().product())
         .ok_or_else(|| format!("an array of shape {shape:?} does not fit in memory"))
 }
 
@@ -691,6 +696,16 @@ mod tests {
         let data = array![[1, 4], [2, 5], [3, 6]];
         shm.assign(&data.t(), &[0, 0]).unwrap();
         assert_eq!(shm.view(), array![[1, 2, 3], [4, 5, 6]].into_dyn());
+    }
+
+    #[test]
+    fn empty_arrays_with_a_huge_axis_are_refused() {
+        let err = MpiShared::<u8>::local(&[0, usize::MAX]).unwrap_err();
+        assert!(err.to_string().contains("does not fit"), "{err}");
+        assert_eq!(
+            MpiShared::<f64>::local(&[0, 1 << 40]).unwrap().view().len(),
+            0
+        );
     }
 
     #[test]
