@@ -574,7 +574,7 @@ impl DistributedMemory {
 
     fn check_handle(&self, var: &Var) -> Result<()> {
         if var.host == 0
-            || var.host as i32 >= self.comm.size()
+            || var.host >= self.comm.size() as u32
             || var.index as usize >= self.descs
             || var.gen == 0
         {
