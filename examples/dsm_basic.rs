@@ -5,10 +5,20 @@
 //! mpirun -np 4 target/debug/examples/dsm_basic
 //! ```
 
+#[path = "../src/bin/cli/mod.rs"]
+mod cli;
+
 use dsm_kv::Var;
 use mpi::traits::*;
 
+const USAGE: &str = "usage: mpirun -np <ranks, at least 2> dsm_basic
+
+The seed README's example on the distributed memory (add, read, map,
+reduce, filter, free), then every rank writes one element of a shared list.
+Takes no arguments.";
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    cli::parse_or_exit("dsm_basic", USAGE, cli::no_arguments);
     let universe = mpi::initialize().ok_or("MPI was already initialised")?;
     let world = universe.world();
     // Collective: every rank but 0 lends 10 slots.

@@ -11,13 +11,22 @@
 //! is the lock's ticket: the order in which the requests reached the waiting
 //! list, which is the order in which the lock is granted.
 
+#[path = "../src/bin/cli/mod.rs"]
+mod cli;
+
 use mpi::collective::SystemOperation;
 use mpi::traits::*;
 use mpi_lock::MpiLock;
 use std::io::Write;
 use std::time::Duration;
 
+const USAGE: &str = "usage: mpirun -np <ranks> lock_serialize
+
+Every rank takes an MpiLock twice and prints its turn while holding it.
+Takes no arguments.";
+
 fn main() -> anyhow::Result<()> {
+    cli::parse_or_exit("lock_serialize", USAGE, cli::no_arguments);
     let universe =
         mpi::initialize().ok_or_else(|| anyhow::anyhow!("MPI was already initialised"))?;
     let world = universe.world();

@@ -6,11 +6,20 @@
 //! mpirun -np 4 target/release/examples/shared_array
 //! ```
 
+#[path = "../src/bin/cli/mod.rs"]
+mod cli;
+
 use mpi::traits::*;
 use ndarray::array;
 use shm_core::MpiShared;
 
+const USAGE: &str = "usage: mpirun -np <ranks> shared_array
+
+pshmem's README example: a (3, 5) array of f64 replicated on every node,
+written by set and assign, printed by every rank. Takes no arguments.";
+
 fn main() -> anyhow::Result<()> {
+    cli::parse_or_exit("shared_array", USAGE, cli::no_arguments);
     let universe =
         mpi::initialize().ok_or_else(|| anyhow::anyhow!("MPI is already initialised"))?;
     shm_core::abort_on_panic();

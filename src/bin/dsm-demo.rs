@@ -7,6 +7,9 @@
 //!
 //! Rank 0 (the master) runs the steps; the other ranks lend memory and wait.
 
+#[path = "cli/mod.rs"]
+mod cli;
+
 use dsm_kv::{init_memory_with, Config, DistributedMemory, Var};
 use mpi::traits::*;
 use std::io::{IsTerminal, Write};
@@ -28,19 +31,14 @@ struct Args {
     verbose: bool,
 }
 
-enum Parsed {
-    Run(Args),
-    Help,
-}
-
-fn parse(args: &[String]) -> Result<Parsed, String> {
+/// `--help` is handled by [`cli::parse_or_exit`].
+fn parse(args: &[String]) -> Result<Args, String> {
     let mut size = None;
     let mut verbose = false;
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         match arg.as_str() {
             "--verbose" | "-v" => verbose = true,
-            "--help" | "-h" => return Ok(Parsed::Help),
             "--size" | "-n" => {
                 let value = it.next().ok_or_else(|| format!("{arg} needs a value"))?;
                 size = Some(parse_size(value)?);
@@ -52,13 +50,21 @@ fn parse(args: &[String]) -> Result<Parsed, String> {
         }
     }
     let size = size.ok_or("--size is required")?;
-    Ok(Parsed::Run(Args { size, verbose }))
+    Ok(Args { size, verbose })
 }
 
+/// The list holds `0..N` as `i64`, so `N` must fit in one.
 fn parse_size(value: &str) -> Result<usize, String> {
     value
-        .parse::<usize>()
-        .map_err(|_| format!("--size wants a non-negative integer, not {value:?}"))
+        .parse::<i64>()
+        .ok()
+        .and_then(|n| usize::try_from(n).ok())
+        .ok_or_else(|| {
+            format!(
+                "--size wants an integer from 0 to {}, not {value:?}",
+                i64::MAX
+            )
+        })
 }
 
 /// Step reports on stderr, for long runs at a terminal without --verbose.
@@ -150,30 +156,14 @@ fn master(mem: &DistributedMemory, args: &Args) -> anyhow::Result<()> {
 }
 
 fn main() -> ExitCode {
+    // Before MPI_Init: a bad command line fails at once, launcher or not.
+    let args = cli::parse_or_exit("dsm-demo", USAGE, parse);
     let Some(universe) = mpi::initialize() else {
         eprintln!("dsm-demo: MPI was already initialised");
         return ExitCode::FAILURE;
     };
     let world = universe.world();
     let rank = world.rank();
-    let argv: Vec<String> = std::env::args().skip(1).collect();
-    // Every rank parses the same command line, so they all agree without
-    // talking: only rank 0 prints.
-    let args = match parse(&argv) {
-        Ok(Parsed::Run(args)) => args,
-        Ok(Parsed::Help) => {
-            if rank == 0 {
-                println!("{USAGE}");
-            }
-            return ExitCode::SUCCESS;
-        }
-        Err(message) => {
-            if rank == 0 {
-                eprintln!("dsm-demo: {message}\n{USAGE}");
-            }
-            return ExitCode::from(2);
-        }
-    };
     let hosts = (world.size() as usize).saturating_sub(1).max(1);
     let config = Config {
         // Enough for the list, plus one slot per host of slack.

@@ -10,6 +10,8 @@
 //! median and the 10th/90th percentiles of the per-iteration times. See
 //! `docs/benchmarks.md` for what each operation measures.
 
+#[path = "cli/mod.rs"]
+mod cli;
 #[path = "rma_bench/harness.rs"]
 mod harness;
 #[path = "rma_bench/kv.rs"]
@@ -41,31 +43,35 @@ result, a progress line per operation on stderr, and appends CSV rows to FILE
 The second form reads the CSV and writes results.md and PNG plots to DIR
 (default: the CSV's directory), and prints the summary against the targets.";
 
-fn usage_error(message: &str) -> ! {
-    eprintln!("rma-bench: {message}\n\n{USAGE}");
-    std::process::exit(2);
+/// What the command line asks for.
+enum Command {
+    Run(harness::Config),
+    Report(report::Args),
+}
+
+fn parse(args: &[String]) -> Result<Command, String> {
+    if args.first().map(String::as_str) == Some("report") {
+        report::parse_args(&args[1..])
+            .map(Command::Report)
+            .map_err(|e| e.to_string())
+    } else {
+        harness::parse_run(args)
+            .map(Command::Run)
+            .map_err(|e| e.to_string())
+    }
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.iter().any(|a| a == "--help" || a == "-h") {
-        println!("{USAGE}");
-        return;
-    }
-    if args.first().map(String::as_str) == Some("report") {
-        let result = match report::parse_args(&args[1..]) {
-            Ok(r) => r,
-            Err(e) => usage_error(&e.to_string()),
-        };
-        if let Err(e) = report::run(&result) {
-            eprintln!("rma-bench report: {e:#}");
-            std::process::exit(1);
+    // Before MPI_Init: a bad command line fails at once, launcher or not.
+    let cfg = match cli::parse_or_exit("rma-bench", USAGE, parse) {
+        Command::Run(cfg) => cfg,
+        Command::Report(args) => {
+            if let Err(e) = report::run(&args) {
+                eprintln!("rma-bench report: {e:#}");
+                std::process::exit(1);
+            }
+            return;
         }
-        return;
-    }
-    let cfg = match harness::parse_run(&args) {
-        Ok(cfg) => cfg,
-        Err(e) => usage_error(&e.to_string()),
     };
     let Some(universe) = mpi::initialize() else {
         eprintln!("rma-bench: MPI was already initialised");

@@ -421,5 +421,29 @@ pub fn parse_run(args: &[String]) -> Result<Config> {
         cfg.suites.extend(SUITES.iter().map(|s| s.to_string()));
     }
     cfg.suites.dedup();
+    // An --op that names nothing would silently measure nothing.
+    for op in &cfg.ops {
+        let in_suite = |s: &str| suite_ops(s).contains(&op.as_str());
+        if cfg.suites.iter().any(|s| in_suite(s)) {
+            continue;
+        }
+        match SUITES.iter().find(|s| in_suite(s)) {
+            Some(suite) => {
+                bail!("operation {op:?} belongs to suite {suite}, which is not selected")
+            }
+            None => bail!("unknown operation {op:?}"),
+        }
+    }
     Ok(cfg)
+}
+
+/// The operations of a suite, in the order it runs them.
+fn suite_ops(suite: &str) -> &'static [&'static str] {
+    match suite {
+        "raw" => &crate::raw::OPS,
+        "shm-core" => &crate::shm::OPS,
+        "mpi-lock" => &crate::lock::OPS,
+        "dsm-kv" => &crate::kv::OPS,
+        _ => &[],
+    }
 }
