@@ -128,3 +128,10 @@ soak: deps
 soak-mpich: deps
 	@echo "=== soak (RMA_SOAK=long) on MPICH ==="
 	time $(MPICH) $(SOAK_ENV) cargo test --release --test soak -- --test-threads=1
+
+# After a job was killed whole (launcher included), MPI's shared-memory files
+# can stay in /dev/shm; this removes those no running process uses. See
+# docs/reliability.md, "Faults". `make clean-shm ARGS=--dry-run` only lists.
+.PHONY: clean-shm
+clean-shm:
+	scripts/clean-shm.sh $(ARGS)
