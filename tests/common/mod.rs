@@ -140,10 +140,25 @@ pub fn launch(name: &str, np: usize) {
     );
 }
 
+/// The thread level the ranks ask for: `$RMA_MPI_THREADING` (`multiple`,
+/// `serialized`, `funneled` or `single`), default `multiple`. Lower levels
+/// exist for MPI components that refuse `MPI_THREAD_MULTIPLE`, such as Open
+/// MPI 4.1's osc/pt2pt on the multi-node bed (docs/multinode.md).
+pub fn threading() -> mpi::Threading {
+    match std::env::var("RMA_MPI_THREADING").as_deref() {
+        Err(_) | Ok("multiple") => mpi::Threading::Multiple,
+        Ok("serialized") => mpi::Threading::Serialized,
+        Ok("funneled") => mpi::Threading::Funneled,
+        Ok("single") => mpi::Threading::Single,
+        Ok(other) => {
+            panic!("RMA_MPI_THREADING={other:?}: expected multiple, serialized, funneled or single")
+        }
+    }
+}
+
 /// The child side of [`mpi_test!`]: initialises MPI and runs the body.
 pub fn run_child(body: impl FnOnce(&mpi::topology::SimpleCommunicator)) {
-    let (universe, _) =
-        mpi::initialize_with_threading(mpi::Threading::Multiple).expect("MPI initialises once");
+    let (universe, _) = mpi::initialize_with_threading(threading()).expect("MPI initialises once");
     let world = universe.world();
     shm_core::abort_on_panic();
     body(&world);
