@@ -54,6 +54,12 @@ pub fn parse_or_exit<T>(
 pub fn usage_error(program: &str, message: &str, usage: &str) -> ! {
     if speaks() {
         eprintln!("{program}: {message}\n\n{usage}");
+    } else {
+        // A launcher ends the job on the first non-zero exit, possibly before
+        // it has forwarded the speaking rank's message (seen with Open MPI
+        // when ranks are on other hosts): the silent ranks leave a little
+        // later, so the message is never lost.
+        std::thread::sleep(std::time::Duration::from_millis(500));
     }
     std::process::exit(USAGE_EXIT)
 }
