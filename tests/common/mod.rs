@@ -46,60 +46,15 @@ fn timeout() -> Duration {
 /// Runs `program args` under the launcher with `np` ranks and returns
 /// (success, combined output). Kills the job when it exceeds the timeout.
 pub fn mpirun(np: usize, program: &str, args: &[&str], env: &[(&str, &str)]) -> (bool, String) {
-    let _serial = LAUNCH.lock().unwrap_or_else(|e| e.into_inner());
-    let launcher = launcher();
-    let mut cmd = Command::new(&launcher[0]);
-    cmd.args(&launcher[1..])
-        .arg("-np")
-        .arg(np.to_string())
-        .arg(program)
-        .args(args);
-    // Open MPI refuses to run as root without these; harmless elsewhere.
-    cmd.env("OMPI_ALLOW_RUN_AS_ROOT", "1")
-        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let out_path = std::env::temp_dir().join(format!(
-        "rma-mpirun-{}-{}.log",
-        std::process::id(),
-        fastrand_id()
-    ));
-    let out = std::fs::File::create(&out_path).expect("create log file");
-    cmd.stdout(out.try_clone().unwrap())
-        .stderr(out)
-        .stdin(Stdio::null());
-    let started = Instant::now();
-    let mut child = cmd
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {:?}: {e}", launcher));
     let limit = timeout();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for mpirun") {
-            break Some(status);
-        }
-        if started.elapsed() > limit {
-            // SIGTERM lets mpirun take its ranks down with it.
-            let _ = Command::new("kill")
-                .arg("-TERM")
-                .arg(child.id().to_string())
-                .status();
-            std::thread::sleep(Duration::from_secs(3));
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let mut output = std::fs::read_to_string(&out_path).unwrap_or_default();
-    let _ = std::fs::remove_file(&out_path);
-    if status.is_none() {
-        output.push_str(&format!(
+    let mut end = mpirun_bounded(np, program, args, env, limit);
+    if end.status.is_none() {
+        end.output.push_str(&format!(
             "\n*** killed after the {} s timeout ***\n",
             limit.as_secs()
         ));
     }
-    (status.is_some_and(|s| s.success()), output)
+    (end.status.is_some_and(|s| s.success()), end.output)
 }
 
 fn fastrand_id() -> u128 {
@@ -201,9 +156,10 @@ pub struct JobEnd {
     pub elapsed: Duration,
 }
 
-/// Like [`mpirun`], but with an explicit bound instead of
-/// `$RMA_MPI_TIMEOUT`, and reporting the exit status and elapsed time: for
-/// jobs that are expected to fail.
+/// Runs `program args` under the launcher with `np` ranks, killing the job
+/// (SIGTERM to the launcher, then SIGKILL 3 s later) when it outlives
+/// `limit`, and reports how it ended: [`mpirun`] for jobs expected to pass,
+/// this directly for jobs expected to fail.
 pub fn mpirun_bounded(
     np: usize,
     program: &str,
