@@ -218,41 +218,10 @@ macro_rules! soak_test {
             if common::is_child() {
                 common::run_child(|$world| $body);
             } else {
-                launch_and_echo(stringify!($name), $np);
+                common::launch_echoing(stringify!($name), $np, Some("soak:"));
             }
         }
     };
-}
-
-fn launch_and_echo(name: &str, np: usize) {
-    let exe = std::env::current_exe().expect("test binary path");
-    let started = Instant::now();
-    let (ok, output) = common::mpirun(
-        np,
-        exe.to_str().unwrap(),
-        &["--exact", name, "--nocapture", "--test-threads=1"],
-        &[(common::CHILD_VAR, "1")],
-    );
-    let mut err = std::io::stderr();
-    // libtest has printed "test name ... " without a newline.
-    let _ = writeln!(err);
-    // libtest's "test name ... " may precede a rank's first line.
-    for line in output
-        .lines()
-        .filter_map(|l| l.find("soak:").map(|at| &l[at..]))
-    {
-        let _ = writeln!(err, "    {line}");
-    }
-    let _ = writeln!(
-        err,
-        "    [mpirun -np {np}] {name}: {} in {:.1} s",
-        if ok { "ok" } else { "FAILED" },
-        started.elapsed().as_secs_f64()
-    );
-    assert!(
-        ok,
-        "{name} failed on {np} ranks; output of the ranks:\n{output}"
-    );
 }
 
 // ----- MpiLock: an exact counter -------------------------------------------

@@ -67,6 +67,13 @@ fn fastrand_id() -> u128 {
 /// The parent side of [`mpi_test!`]: runs test `name` of this binary on `np`
 /// ranks and fails with the ranks' output if any rank failed.
 pub fn launch(name: &str, np: usize) {
+    launch_echoing(name, np, None);
+}
+
+/// [`launch`], also echoing to stderr the ranks' lines that contain
+/// `echo` (from where it starts), which a passing test would otherwise not
+/// show: for tests whose figures are their point, such as the soaks.
+pub fn launch_echoing(name: &str, np: usize, echo: Option<&str>) {
     let exe = std::env::current_exe().expect("test binary path");
     let started = Instant::now();
     let (ok, output) = mpirun(
@@ -83,8 +90,20 @@ pub fn launch(name: &str, np: usize) {
     );
     // Written to the real stderr (not captured by libtest) so that a run
     // shows which multi-rank tests ran.
+    let mut err = std::io::stderr();
+    if let Some(echo) = echo {
+        // libtest has printed "test name ... " without a newline, and it may
+        // precede a rank's first line.
+        let _ = writeln!(err);
+        for line in output
+            .lines()
+            .filter_map(|l| l.find(echo).map(|at| &l[at..]))
+        {
+            let _ = writeln!(err, "    {line}");
+        }
+    }
     let _ = writeln!(
-        std::io::stderr(),
+        err,
         "    [mpirun -np {np}] {name}: {} in {:.1} s",
         if ok { "ok" } else { "FAILED" },
         started.elapsed().as_secs_f64()
