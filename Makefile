@@ -114,7 +114,8 @@ bench-peers: deps
 # communicators, each with a leak check (resident memory, descriptors,
 # mappings). Rank 0's `soak:` lines give the counts, times and memory.
 #
-#   make soak         Open MPI, 4 ranks (3.5 minutes on 2 busy cores)
+#   make soak         Open MPI, 4 ranks (18 s of tests on 2 quiet cores, 3.5
+#                     minutes on 2 busy ones)
 #   make soak-mpich   MPICH, 4 ranks: far slower when oversubscribed, since
 #                     MPICH busy-polls (well over an hour on 2 busy cores;
 #                     the 10^6 modifies alone took 40 minutes)
