@@ -73,17 +73,6 @@ fn all_types(comm: &SimpleCommunicator, topology: impl Fn() -> Option<Rc<NodeTop
     }
 }
 
-/// Two emulated nodes of two ranks each: ranks {0, 1} and {2, 3}.
-fn two_emulated_nodes(world: &SimpleCommunicator) -> Rc<NodeTopology> {
-    let node = world
-        .split_by_color(Color::with_value(world.rank() / 2))
-        .unwrap();
-    let rank_comm = world
-        .split_by_color(Color::with_value(node.rank()))
-        .unwrap();
-    Rc::new(NodeTopology::with_comms(world, &node, &rank_comm).unwrap())
-}
-
 mpi_test!(fn every_rank_writes_on_world(world, 4) {
     all_types(world, || None);
 });
@@ -100,7 +89,7 @@ mpi_test!(fn every_rank_writes_on_a_split_communicator(world, 4) {
 });
 
 mpi_test!(fn every_rank_writes_on_two_emulated_nodes(world, 4) {
-    let topology = two_emulated_nodes(world);
+    let topology = common::two_emulated_nodes(world);
     assert_eq!((topology.nodes(), topology.procs_per_node()), (2, 2));
     all_types(world, || Some(topology.clone()));
     // A slab that is not contiguous in the array goes through the staging path.
@@ -112,7 +101,7 @@ mpi_test!(fn every_rank_writes_on_two_emulated_nodes(world, 4) {
 });
 
 mpi_test!(fn display_names_nodes_shape_and_values(world, 4) {
-    let topology = two_emulated_nodes(world);
+    let topology = common::two_emulated_nodes(world);
     let mut shm = MpiShared::<f64>::with_topology(&[3, 5], topology).unwrap();
     let data = ndarray::array![[0., 1., 2.], [3., 4., 5.]];
     shm.set((world.rank() == 0).then_some(&data), &[1, 1], 0).unwrap();
@@ -133,7 +122,7 @@ mpi_test!(fn zero_sized_arrays(world, 4) {
         shm.close().unwrap();
     }
     // Zero-sized arrays on emulated nodes too.
-    let topology = two_emulated_nodes(world);
+    let topology = common::two_emulated_nodes(world);
     let shm = MpiShared::<u8>::with_topology(&[0], topology).unwrap();
     assert!(shm.is_empty());
 });

@@ -17,7 +17,7 @@
 mod common;
 
 use mpi::collective::SystemOperation;
-use mpi::topology::{Color, SimpleCommunicator};
+use mpi::topology::SimpleCommunicator;
 use mpi::traits::*;
 use ndarray::{ArrayD, Dimension, IxDyn, ShapeBuilder};
 use proptest::prelude::*;
@@ -768,24 +768,13 @@ fn check_property(world: &SimpleCommunicator, topology: Rc<NodeTopology>, label:
     }
 }
 
-/// Two emulated nodes of two ranks each: ranks {0, 1} and {2, 3}.
-fn two_emulated_nodes(world: &SimpleCommunicator) -> Rc<NodeTopology> {
-    let node = world
-        .split_by_color(Color::with_value(world.rank() / 2))
-        .unwrap();
-    let rank_comm = world
-        .split_by_color(Color::with_value(node.rank()))
-        .unwrap();
-    Rc::new(NodeTopology::with_comms(world, &node, &rank_comm).unwrap())
-}
-
 mpi_test!(fn random_writes_match_the_model_on_one_node(world, 4) {
     let topology = Rc::new(NodeTopology::new(world).unwrap());
     check_property(world, topology, "one node");
 });
 
 mpi_test!(fn random_writes_match_the_model_on_two_emulated_nodes(world, 4) {
-    let topology = two_emulated_nodes(world);
+    let topology = common::two_emulated_nodes(world);
     assert_eq!((topology.nodes(), topology.procs_per_node()), (2, 2));
     check_property(world, topology, "two nodes");
 });
@@ -828,6 +817,11 @@ fn model_expectations() {
     let invalid = |assign, fault| match expect(&shape, &inputs(&w(assign, fault), &shape, 4)) {
         Expect::Invalid { rank, contains } => (rank, contains),
         other => panic!("{other:?}"),
+    };
+    // The seed of the data written, or None when the write is refused.
+    let ok_with = |assign, fault| match expect(&shape, &inputs(&w(assign, fault), &shape, 4)) {
+        Expect::Written { data, .. } => Some(data.seed),
+        Expect::Invalid { .. } => None,
     };
     assert_eq!(invalid(false, Fault::NoData), (2, "passed no data"));
     assert_eq!(
@@ -873,23 +867,6 @@ fn model_expectations() {
         invalid(false, Fault::MixedFromRank { rank: 1, other: 1 }),
         (0, "ranks passed different fromrank values")
     );
-
-    fn ok_with(assign: bool, fault: Fault) -> Option<u64> {
-        let shape = [4, 4];
-        let w = Write {
-            assign,
-            source: 2,
-            corner: vec![1; 5],
-            extent: vec![2; 5],
-            fortran: false,
-            seed: 7,
-            fault,
-        };
-        match expect(&shape, &inputs(&w, &shape, 4)) {
-            Expect::Written { data, .. } => Some(data.seed),
-            Expect::Invalid { .. } => None,
-        }
-    }
 
     // Values: C order whatever the layout, every bit kept.
     let c = make_data::<f64>(&DataSpec {

@@ -510,10 +510,13 @@ fn cycle<T: Element + std::fmt::Debug>(
     shm.close().unwrap();
 }
 
-fn array_loop(
+/// Runs `body(i)` for `i` in `0..count` after a barrier, and returns the
+/// slowest rank's time and the leak probes taken after the warm-up (a tenth
+/// of the loop) and at the end.
+fn probed_loop(
     world: &SimpleCommunicator,
-    topology: Option<&Rc<NodeTopology>>,
     count: usize,
+    mut body: impl FnMut(usize),
 ) -> (f64, Probe, Probe) {
     let mut before = probe();
     world.barrier();
@@ -522,14 +525,22 @@ fn array_loop(
         if i == count / 10 {
             before = probe();
         }
-        match i % 3 {
-            0 => cycle(world, topology, i, |k| k as f64 * 0.5),
-            1 => cycle(world, topology, i, |k| k as i32 - 7),
-            _ => cycle(world, topology, i, |k| (k % 251) as u8),
-        }
+        body(i);
     }
     let secs = elapsed_max(world, started);
     (secs, before, probe())
+}
+
+fn array_loop(
+    world: &SimpleCommunicator,
+    topology: Option<&Rc<NodeTopology>>,
+    count: usize,
+) -> (f64, Probe, Probe) {
+    probed_loop(world, count, |i| match i % 3 {
+        0 => cycle(world, topology, i, |k| k as f64 * 0.5),
+        1 => cycle(world, topology, i, |k| k as i32 - 7),
+        _ => cycle(world, topology, i, |k| (k % 251) as u8),
+    })
 }
 
 soak_test!(fn shared_arrays_create_and_close(world, 4) {
@@ -566,19 +577,11 @@ soak_test!(fn topologies_free_their_communicators(world, 4) {
     // split and the rank split); the long count creates more than the
     // library can hold at once.
     let count = sizes().topologies;
-    let mut before = probe();
-    world.barrier();
-    let started = Instant::now();
-    for i in 0..count {
-        if i == count / 10 {
-            before = probe();
-        }
+    let (secs, before, after) = probed_loop(world, count, |_| {
         let topology = NodeTopology::new(world).unwrap();
         assert_eq!(topology.comm().size(), world.size());
         assert_eq!(topology.nodes() * topology.procs_per_node(), world.size() as usize);
-    }
-    let secs = elapsed_max(world, started);
-    let after = probe();
+    });
     report(world, &format!(
         "NodeTopology: {count} created and dropped ({} communicators; the library holds at most {}), \
          {secs:.2} s, {:.0} topologies/s",
@@ -594,13 +597,7 @@ soak_test!(fn topologies_free_their_communicators(world, 4) {
 soak_test!(fn lock_and_memory_handles(world, 4) {
     // Each MpiLock and each memory owns a communicator and a window.
     let count = sizes().handles;
-    let mut before = probe();
-    world.barrier();
-    let started = Instant::now();
-    for i in 0..count {
-        if i == count / 10 {
-            before = probe();
-        }
+    let (secs, before, after) = probed_loop(world, count, |i| {
         let lock = MpiLock::new(world).unwrap();
         drop(lock.lock().unwrap());
         lock.close().unwrap();
@@ -611,9 +608,7 @@ soak_test!(fn lock_and_memory_handles(world, 4) {
             assert!(mem.free(v).unwrap());
         }
         mem.quit().unwrap();
-    }
-    let secs = elapsed_max(world, started);
-    let after = probe();
+    });
     report(world, &format!(
         "handles: {count} x (MpiLock new/lock/close + dsm-kv init/add/free/quit) ({} communicators, \
          {} windows), {secs:.2} s, {:.0} pairs/s",

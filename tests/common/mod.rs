@@ -114,6 +114,21 @@ pub fn launch_echoing(name: &str, np: usize, echo: Option<&str>) {
     );
 }
 
+/// Two emulated nodes of two ranks each, ranks {0, 1} and {2, 3}: the
+/// multi-node paths of `MpiShared` on one machine (4 ranks).
+pub fn two_emulated_nodes(
+    world: &mpi::topology::SimpleCommunicator,
+) -> std::rc::Rc<shm_core::NodeTopology> {
+    use mpi::topology::{Color, Communicator};
+    let node = world
+        .split_by_color(Color::with_value(world.rank() / 2))
+        .unwrap();
+    let rank_comm = world
+        .split_by_color(Color::with_value(node.rank()))
+        .unwrap();
+    std::rc::Rc::new(shm_core::NodeTopology::with_comms(world, &node, &rank_comm).unwrap())
+}
+
 /// The thread level the ranks ask for: `$RMA_MPI_THREADING` (`multiple`,
 /// `serialized`, `funneled` or `single`), default `multiple`. Lower levels
 /// exist for MPI components that refuse `MPI_THREAD_MULTIPLE`, such as Open
