@@ -48,6 +48,7 @@ fn every_suite_writes_rows() {
         ("shm-core", "set-single-source", "ours"),
         ("shm-core", "read-view", "ours"),
         ("shm-core", "create-close", "ours"),
+        ("shm-core", "create-10000", "ours"),
         ("mpi-lock", "lock-unlock-uncontended", "ours"),
         ("mpi-lock", "lock-unlock-contended", "ours"),
         ("mpi-lock", "try-lock", "ours"),

@@ -236,7 +236,8 @@ fn kill_in_window_creation(world: &SimpleCommunicator) {
         });
     }
     for round in 0u64.. {
-        drop(shm_core::MpiShared::<f64>::new(&[1 << 16], world).unwrap());
+        // A window of its own each round (MpiShared would reuse its pool's).
+        drop(shm_core::SharedWindow::<f64>::allocate_shared(world, 1 << 16).unwrap());
         if round % 50 == 0 {
             say(world, &format!("window round {round}"));
         }

@@ -103,14 +103,22 @@ fn one_node_per_host(world: &mpi::topology::SimpleCommunicator) {
     distinct.dedup();
     assert_eq!(distinct.len(), hosts, "{names:?}");
 
-    // The default topology finds the hosts; a rank communicator has one
+    // The default topology finds the hosts; the leader communicator has one
     // process per host.
     let topology = NodeTopology::new(world).unwrap();
     assert_eq!(
         (topology.nodes(), topology.procs_per_node()),
-        (hosts, RANKS_PER_HOST)
+        (hosts, Some(RANKS_PER_HOST))
     );
-    assert_eq!(topology.rank_comm().size() as usize, hosts);
+    let leader_size = topology.leader_comm().map_or(0, |l| l.size() as i64);
+    let mut leaders = 0i64;
+    world.all_reduce_into(
+        &i64::from(leader_size > 0),
+        &mut leaders,
+        mpi::collective::SystemOperation::sum(),
+    );
+    assert_eq!(leaders as usize, hosts);
+    assert!(leader_size == 0 || leader_size as usize == hosts);
 
     // MpiShared keeps one copy per host; a write from any rank reaches every
     // copy.
@@ -157,4 +165,46 @@ fn every_host_is_a_separate_node() {
         return;
     };
     common::launch("every_host_is_a_separate_node", hosts * RANKS_PER_HOST);
+}
+
+/// `RMA_MULTINODE_LAYOUT`: ranks per host, in host order (`3,2`), for
+/// [`uneven_hosts_every_source`]; set by `scripts/multinode/run.sh`.
+const LAYOUT_VAR: &str = "RMA_MULTINODE_LAYOUT";
+
+fn bed_layout() -> Option<Vec<usize>> {
+    let value = std::env::var(LAYOUT_VAR).ok()?;
+    let layout: Option<Vec<usize>> = value.split(',').map(|n| n.trim().parse().ok()).collect();
+    match layout {
+        Some(l) if l.len() >= 2 && l.iter().all(|&n| n > 0) => Some(l),
+        _ => panic!("{LAYOUT_VAR}={value:?}: expected ranks per host, such as 3,2"),
+    }
+}
+
+/// Hosts with different numbers of ranks: the topology finds them as they
+/// are, and every rank in turn writes small, large and non-contiguous slabs
+/// (by `set` and by `assign`), read back bit-exactly on every rank of every
+/// host.
+fn uneven_hosts(world: &mpi::topology::SimpleCommunicator) {
+    let layout = bed_layout().expect("the launcher passes the environment to the ranks");
+    let topology = NodeTopology::of(world).unwrap();
+    assert_eq!(topology.node_sizes(), &layout[..], "nodes found on the bed");
+    common::arrays::every_source::<i64>(world, &topology, 1);
+    common::arrays::every_source::<f32>(world, &topology, 2);
+}
+
+#[test]
+fn uneven_hosts_every_source() {
+    if common::is_child() {
+        common::run_child(uneven_hosts);
+        return;
+    }
+    let Some(layout) = bed_layout() else {
+        let _ = writeln!(
+            std::io::stderr(),
+            "    uneven_hosts_every_source: skipped: {LAYOUT_VAR} is not set \
+             (it runs on the multi-node test bed: make test-multinode)"
+        );
+        return;
+    };
+    common::launch("uneven_hosts_every_source", layout.iter().sum());
 }

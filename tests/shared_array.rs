@@ -7,7 +7,7 @@ use mpi::topology::{Color, SimpleCommunicator};
 use mpi::traits::*;
 use ndarray::{ArrayD, IxDyn};
 use shm_core::{Element, Error, MpiShared, NodeTopology, Slab};
-use std::rc::Rc;
+use std::sync::Arc;
 
 /// Values that tests can build from small integers, bit-exactly.
 trait TestValue: Element {
@@ -25,7 +25,7 @@ const SHAPE: [usize; 3] = [2, 5, 10];
 /// compares the whole array bit-exactly against its own model.
 fn rank_slabs<T: TestValue>(
     comm: &SimpleCommunicator,
-    topology: Option<Rc<NodeTopology>>,
+    topology: Option<Arc<NodeTopology>>,
     by_assign: bool,
 ) {
     let mut shm = match topology {
@@ -64,7 +64,7 @@ fn rank_slabs<T: TestValue>(
     shm.close().unwrap();
 }
 
-fn all_types(comm: &SimpleCommunicator, topology: impl Fn() -> Option<Rc<NodeTopology>>) {
+fn all_types(comm: &SimpleCommunicator, topology: impl Fn() -> Option<Arc<NodeTopology>>) {
     for by_assign in [false, true] {
         rank_slabs::<i32>(comm, topology(), by_assign);
         rank_slabs::<i64>(comm, topology(), by_assign);
@@ -90,7 +90,7 @@ mpi_test!(fn every_rank_writes_on_a_split_communicator(world, 4) {
 
 mpi_test!(fn every_rank_writes_on_two_emulated_nodes(world, 4) {
     let topology = common::two_emulated_nodes(world);
-    assert_eq!((topology.nodes(), topology.procs_per_node()), (2, 2));
+    assert_eq!((topology.nodes(), topology.procs_per_node()), (2, Some(2)));
     all_types(world, || Some(topology.clone()));
     // A slab that is not contiguous in the array goes through the staging path.
     let mut shm = MpiShared::<f64>::with_topology(&[64, 3], topology.clone()).unwrap();
@@ -128,7 +128,7 @@ mpi_test!(fn zero_sized_arrays(world, 4) {
 });
 
 mpi_test!(fn many_arrays_reuse_one_topology(world, 4) {
-    let topology = Rc::new(NodeTopology::new(world).unwrap());
+    let topology = Arc::new(NodeTopology::new(world).unwrap());
     for i in 0..60 {
         let mut shm = MpiShared::<u32>::with_topology(&[16], topology.clone()).unwrap();
         shm.set((world.rank() == i % 4).then_some(&ndarray::arr1(&[i as u32])), &[15], i % 4).unwrap();
@@ -200,10 +200,12 @@ mpi_test!(fn bad_input_is_the_same_error_on_every_rank_and_writes_nothing(world,
     same_error_everywhere(world, mismatch, "element types");
     same_error_everywhere(world, MpiShared::<f64>::new(&[usize::MAX, 4], world), "does not fit");
 
-    // A node communicator that does not split the ranks evenly.
-    let node = world.split_by_color(Color::with_value((rank > 0) as i32)).unwrap();
-    let rank_comm = world.split_by_color(Color::with_value(node.rank())).unwrap();
-    same_error_everywhere(world, NodeTopology::with_comms(world, &node, &rank_comm), "evenly");
+    // Node communicators that do not partition the communicator: rank 3
+    // names a node of ranks {2, 3} while rank 2's node is {0, 1, 2}.
+    let node = world.split_by_color(Color::with_value((rank >= 3) as i32)).unwrap();
+    let other = world.split_by_color(Color::with_value((rank >= 2) as i32)).unwrap();
+    let mine = if rank == 3 { &other } else { &node };
+    same_error_everywhere(world, NodeTopology::with_node_comm(world, mine), "partition");
     // The array still works after all of this.
     shm.set((rank == 3).then_some(&block), &[2, 2], 3).unwrap();
     assert_eq!(shm.get(&[3, 3]), Some(7.0));

@@ -10,7 +10,8 @@
 //! | MpiLock acquisitions, total            | 2,000 | 100,000                |
 //! | dsm-kv modifies, total                 | 4,000 | 1,000,000              |
 //! | MpiShared on one topology              | 60    | 10,000                 |
-//! | MpiShared with its own topology        | 20    | 1,000                  |
+//! | MpiShared::new on one communicator     | 20    | 1,000                  |
+//! | MpiShared (5, 5) alive at once         | 200   | 100,000                |
 //! | NodeTopology new + drop (3 comms each) | 20    | limit / 3 + 100        |
 //! | MpiLock + dsm-kv new + close (2 comms) | 10    | limit / 2 + 100        |
 //!
@@ -35,7 +36,7 @@ use ndarray::{ArrayD, IxDyn};
 use shm_core::window::{LockedWindow, Op, Rma, Window};
 use shm_core::{Element, MpiShared, NodeTopology};
 use std::io::Write;
-use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Instant;
 
 /// The counts of one run: short by default, long with `RMA_SOAK=long`.
@@ -46,6 +47,7 @@ struct Sizes {
     modifies: u64,
     arrays: usize,
     arrays_own_topology: usize,
+    arrays_alive: usize,
     topologies: usize,
     handles: usize,
 }
@@ -58,6 +60,7 @@ fn sizes() -> Sizes {
             modifies: 1_000_000,
             arrays: 10_000,
             arrays_own_topology: 1_000,
+            arrays_alive: 100_000,
             topologies: communicator_limit() / 3 + 100,
             handles: communicator_limit() / 2 + 100,
         },
@@ -67,6 +70,7 @@ fn sizes() -> Sizes {
             modifies: 4_000,
             arrays: 60,
             arrays_own_topology: 20,
+            arrays_alive: 200,
             topologies: 20,
             handles: 10,
         },
@@ -487,7 +491,7 @@ fn shape_of(i: usize) -> Vec<usize> {
 /// element on every rank, closes it.
 fn cycle<T: Element + std::fmt::Debug>(
     world: &SimpleCommunicator,
-    topology: Option<&Rc<NodeTopology>>,
+    topology: Option<&Arc<NodeTopology>>,
     i: usize,
     value: impl Fn(usize) -> T,
 ) {
@@ -533,7 +537,7 @@ fn probed_loop(
 
 fn array_loop(
     world: &SimpleCommunicator,
-    topology: Option<&Rc<NodeTopology>>,
+    topology: Option<&Arc<NodeTopology>>,
     count: usize,
 ) -> (f64, Probe, Probe) {
     probed_loop(world, count, |i| match i % 3 {
@@ -545,10 +549,10 @@ fn array_loop(
 
 soak_test!(fn shared_arrays_create_and_close(world, 4) {
     let count = sizes().arrays;
-    let topology = Rc::new(NodeTopology::new(world).unwrap());
+    let topology = Arc::new(NodeTopology::new(world).unwrap());
     let (secs, before, after) = array_loop(world, Some(&topology), count);
     // Every array released its share of the topology.
-    assert_eq!(Rc::strong_count(&topology), 1);
+    assert_eq!(Arc::strong_count(&topology), 1);
     report(world, &format!(
         "MpiShared::with_topology: {count} arrays created, set, checked and closed on one topology \
          ({} node(s)), {secs:.2} s, {:.0} arrays/s",
@@ -558,18 +562,44 @@ soak_test!(fn shared_arrays_create_and_close(world, 4) {
     check_no_leak(world, "MpiShared::with_topology", before, after);
 });
 
-soak_test!(fn shared_arrays_own_topology(world, 4) {
-    // Each array duplicates and splits its own three communicators: a leak
-    // would exhaust MPICH's context ids (2,048 communicators) well before
-    // the long count.
+soak_test!(fn shared_arrays_on_one_communicator(world, 4) {
+    // MpiShared::new finds the topology cached on the communicator: a
+    // topology made per array would exhaust MPICH's context ids (2,048
+    // communicators) well before the long count.
     let count = sizes().arrays_own_topology;
+    let comms = shm_core::census::alive().0;
     let (secs, before, after) = array_loop(world, None, count);
+    assert!(shm_core::census::alive().0 <= comms + 3, "communicators made per array");
     report(world, &format!(
-        "MpiShared::new: {count} arrays, each with its own NodeTopology (3 communicators), \
+        "MpiShared::new: {count} arrays on one communicator (its cached NodeTopology), \
          {secs:.2} s, {:.0} arrays/s",
         count as f64 / secs
     ));
     check_no_leak(world, "MpiShared::new", before, after);
+});
+
+soak_test!(fn shared_arrays_alive_at_once(world, 4) {
+    // Every array set from its own rank and read back while all are alive;
+    // half closed in random order and made again (fragmentation), then all
+    // closed. MPICH 4.0 used to stop at 511 arrays, then abort.
+    let count = sizes().arrays_alive;
+    // A first round leaves the pool with its spare window, as the second
+    // will: the probes compare the two ends.
+    common::arrays::live_arrays(world, count);
+    let windows = shm_core::census::alive().1;
+    let before = probe();
+    let started = Instant::now();
+    let live = common::arrays::live_arrays(world, count);
+    let secs = elapsed_max(world, started);
+    let after = probe();
+    assert_eq!(shm_core::census::alive().1, windows, "windows leaked");
+    report(world, &format!(
+        "MpiShared: {count} (5, 5) arrays alive at once, created and set in {:.2} s \
+         (rank 0), {secs:.2} s in all with checks, refills and closes; the pool held {} windows \
+         of {} bytes",
+        live.created_secs, live.chunks, live.bytes
+    ));
+    check_no_leak(world, "MpiShared alive at once", before, after);
 });
 
 soak_test!(fn topologies_free_their_communicators(world, 4) {
@@ -580,7 +610,7 @@ soak_test!(fn topologies_free_their_communicators(world, 4) {
     let (secs, before, after) = probed_loop(world, count, |_| {
         let topology = NodeTopology::new(world).unwrap();
         assert_eq!(topology.comm().size(), world.size());
-        assert_eq!(topology.nodes() * topology.procs_per_node(), world.size() as usize);
+        assert_eq!(topology.node_sizes().iter().sum::<usize>(), world.size() as usize);
     });
     report(world, &format!(
         "NodeTopology: {count} created and dropped ({} communicators; the library holds at most {}), \

@@ -128,9 +128,9 @@ trap 'exit 143' TERM
 
 "$BED" up "$HOSTS"
 
-# Host lists: two ranks per host. shared_array and lock run 4 ranks, which
-# must be even across nodes for NodeTopology: two hosts. kv runs 4 and 5
-# ranks (5 spread as 2+2+1: dsm-kv needs no even layout): three hosts.
+# Host lists: two ranks per host. shared_array and lock run 4 ranks: two
+# hosts. kv runs 4 and 5 ranks (5 spread as 2+2+1): three hosts. The uneven
+# layouts of MpiShared run after the suites.
 two=rma-h1:2,rma-h2:2
 three=rma-h1:2,rma-h2:2,rma-h3:2
 failed=()
@@ -154,6 +154,27 @@ for s in "${suites[@]}"; do
     failed+=("$s")
   fi
 done
+
+# MpiShared on hosts of different sizes: 3+2, 2+2+1 and 1+3 ranks.
+unset RMA_MULTINODE_HOSTS
+for layout in 3,2 2,2,1 1,3; do
+  IFS=, read -r -a per_host <<<"$layout"
+  hosts=
+  for ((i = 0; i < ${#per_host[@]}; i++)); do
+    hosts+="${hosts:+,}rma-h$((i + 1)):${per_host[i]}"
+  done
+  MPIRUN=$(launcher "$hosts")
+  export MPIRUN RMA_MULTINODE_LAYOUT=$layout
+  echo "=== test-multinode: uneven hosts $hosts ==="
+  t0=$SECONDS
+  if run_tests --test multinode uneven_hosts_every_source; then
+    echo "=== uneven hosts $layout: ok in $((SECONDS - t0)) s ==="
+  else
+    echo "=== uneven hosts $layout: FAILED after $((SECONDS - t0)) s ==="
+    failed+=("uneven:$layout")
+  fi
+done
+unset RMA_MULTINODE_LAYOUT
 
 # Evidence that the traffic between hosts went over TCP on the veths: every
 # host's eth0 counters (they start at zero with the bed).

@@ -13,6 +13,8 @@
 
 #![allow(dead_code)]
 
+pub mod arrays;
+
 use std::io::Write;
 use std::process::{Command, Stdio};
 use std::sync::Mutex;
@@ -118,15 +120,22 @@ pub fn launch_echoing(name: &str, np: usize, echo: Option<&str>) {
 /// multi-node paths of `MpiShared` on one machine (4 ranks).
 pub fn two_emulated_nodes(
     world: &mpi::topology::SimpleCommunicator,
-) -> std::rc::Rc<shm_core::NodeTopology> {
+) -> std::sync::Arc<shm_core::NodeTopology> {
+    emulated_nodes(world, |rank| rank / 2)
+}
+
+/// Emulated nodes on one machine: rank `r` of `world` goes to node
+/// `node_of(r)`, so tests can build any layout (uneven nodes, a node of one,
+/// ranks of a node that are not contiguous).
+pub fn emulated_nodes(
+    world: &mpi::topology::SimpleCommunicator,
+    node_of: impl Fn(i32) -> i32,
+) -> std::sync::Arc<shm_core::NodeTopology> {
     use mpi::topology::{Color, Communicator};
     let node = world
-        .split_by_color(Color::with_value(world.rank() / 2))
+        .split_by_color(Color::with_value(node_of(world.rank())))
         .unwrap();
-    let rank_comm = world
-        .split_by_color(Color::with_value(node.rank()))
-        .unwrap();
-    std::rc::Rc::new(shm_core::NodeTopology::with_comms(world, &node, &rank_comm).unwrap())
+    std::sync::Arc::new(shm_core::NodeTopology::with_node_comm(world, &node).unwrap())
 }
 
 /// The thread level the ranks ask for: `$RMA_MPI_THREADING` (`multiple`,

@@ -2,11 +2,11 @@
 
 use crate::error::LockError;
 use mpi::topology::Communicator;
+use shm_core::backoff::Backoff;
 use shm_core::window::{LockedWindow, Op, Rma, Window};
 use shm_core::OwnedComm;
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
 /// Word of the root's segment holding the tail of the waiting list.
 ///
@@ -107,47 +107,6 @@ struct Dist {
     creator: u64,
     /// `None` when MPI provides `MPI_THREAD_MULTIPLE`, else the level's name.
     single_threaded: Option<&'static str>,
-}
-
-/// Waits politely: a few spins, then yields, then sleeps that double up to a
-/// cap, so that waiting ranks leave the cores to the holder when ranks
-/// outnumber cores.
-struct Backoff {
-    step: u32,
-    sleep: Duration,
-}
-
-impl Backoff {
-    const SPINS: u32 = 8;
-    const YIELDS: u32 = 24;
-    const MAX_SLEEP: Duration = Duration::from_micros(64);
-
-    fn new() -> Self {
-        Backoff {
-            step: 0,
-            sleep: Duration::from_micros(2),
-        }
-    }
-
-    /// `true` once the backoff has reached the yielding phase (cheap enough
-    /// to add an `MPI_Iprobe` for progress from then on).
-    fn patient(&self) -> bool {
-        self.step >= Self::SPINS
-    }
-
-    fn snooze(&mut self) {
-        if self.step < Self::SPINS {
-            for _ in 0..(1u32 << self.step.min(5)) {
-                std::hint::spin_loop();
-            }
-        } else if self.step < Self::YIELDS {
-            std::thread::yield_now();
-        } else {
-            std::thread::sleep(self.sleep);
-            self.sleep = (self.sleep * 2).min(Self::MAX_SLEEP);
-        }
-        self.step = self.step.saturating_add(1);
-    }
 }
 
 impl Dist {
@@ -739,17 +698,6 @@ mod tests {
             lock.close().unwrap_err(),
             LockError::HeldAtClose { rank: 0 }
         );
-    }
-
-    #[test]
-    fn backoff_progresses_to_sleeping() {
-        let mut b = Backoff::new();
-        assert!(!b.patient());
-        for _ in 0..40 {
-            b.snooze();
-        }
-        assert!(b.patient());
-        assert_eq!(b.sleep, Backoff::MAX_SLEEP);
     }
 
     #[test]

@@ -7,7 +7,8 @@
 //! that a failure is an [`Error`] on the calling rank instead of
 //! an abort of the job.
 
-use crate::error::{check, Error, Result};
+use crate::census;
+use crate::error::{check, Error, Finding, Result};
 use crate::sys;
 use mpi::ffi::{self, MPI_Comm};
 use mpi::raw::AsRaw;
@@ -39,6 +40,13 @@ impl std::fmt::Debug for OwnedComm {
     }
 }
 
+impl Drop for OwnedComm {
+    fn drop(&mut self) {
+        // rsmpi's `SimpleCommunicator` frees the handle right after this.
+        census::communicator_freed();
+    }
+}
+
 impl OwnedComm {
     /// Duplicates `comm` (collective over `comm`).
     ///
@@ -46,12 +54,17 @@ impl OwnedComm {
     /// object that owns it never match anybody else's.
     pub fn duplicate<C: Communicator + ?Sized>(comm: &C) -> Result<Self> {
         let mut raw = sys::COMM_NULL();
-        // SAFETY: `comm` is a live communicator (rsmpi guarantees it for the
-        // lifetime of the borrow); `raw` receives a new handle that we own.
-        check(
-            unsafe { ffi::MPI_Comm_dup(comm.as_raw(), &mut raw) },
-            "MPI_Comm_dup",
-        )?;
+        // The caller's communicator may have MPI_ERRORS_ARE_FATAL: a failed
+        // duplication (MPI out of contexts, say) must return, not abort.
+        with_errors_return(comm.as_raw(), || {
+            // SAFETY: `comm` is a live communicator (rsmpi guarantees it for
+            // the lifetime of the borrow); `raw` receives a new handle that
+            // we own.
+            check(
+                unsafe { ffi::MPI_Comm_dup(comm.as_raw(), &mut raw) },
+                "MPI_Comm_dup",
+            )
+        })?;
         // SAFETY: `raw` was just created by MPI_Comm_dup and nobody else owns it.
         unsafe { Self::adopt(raw) }
     }
@@ -70,6 +83,7 @@ impl OwnedComm {
         let (rank, size) = raw::rank_and_size(raw)?;
         // SAFETY: `raw` is live and owned by us; rsmpi frees it on drop.
         let comm = unsafe { <SimpleCommunicator as mpi::raw::FromRaw>::from_raw(raw) };
+        census::communicator_created();
         Ok(OwnedComm {
             comm,
             rank,
@@ -136,6 +150,13 @@ impl OwnedComm {
         unsafe { Self::adopt(raw) }
     }
 
+    /// For each rank of `comm`, its rank in this communicator, or `None`
+    /// when that process is not in this one (a local call:
+    /// `MPI_Group_translate_ranks`).
+    pub fn ranks_of<C: Communicator + ?Sized>(&self, comm: &C) -> Result<Vec<Option<i32>>> {
+        raw::translate_ranks(comm.as_raw(), self.as_raw())
+    }
+
     /// `MPI_Barrier`.
     pub fn barrier(&self) -> Result<()> {
         raw::barrier(self.as_raw())
@@ -176,6 +197,11 @@ impl OwnedComm {
     /// [`Error::Invalid`] on every rank.
     pub fn agree(&self, local: std::result::Result<(), String>) -> Result<()> {
         raw::agree(self.as_raw(), local)
+    }
+
+    /// [`agree`](Self::agree) on a finding of any kind.
+    pub(crate) fn agree_finding(&self, local: Option<Finding>) -> Result<()> {
+        raw::agree_finding(self.as_raw(), local)
     }
 
     /// The second half of [`agree`](Self::agree), for protocols that fold the
@@ -296,19 +322,39 @@ pub(crate) mod raw {
     }
 
     pub(crate) fn agree(comm: MPI_Comm, local: std::result::Result<(), String>) -> Result<()> {
-        let mut rank = 0;
-        // SAFETY: the caller's communicator is live.
-        check(
-            unsafe { ffi::MPI_Comm_rank(comm, &mut rank) },
-            "MPI_Comm_rank",
-        )?;
-        let mut lowest = [if local.is_err() {
+        agree_finding(comm, local.err().map(Finding::Invalid))
+    }
+
+    /// Collective validation: `Ok` on every rank when no rank has a
+    /// finding, else the finding of the lowest rank that has one, as an
+    /// error on every rank.
+    pub(crate) fn agree_finding(comm: MPI_Comm, local: Option<Finding>) -> Result<()> {
+        let (rank, _) = rank_and_size(comm)?;
+        let mut lowest = [if local.is_some() {
             rank as i64
         } else {
             i64::MAX
         }];
         all_reduce_min(comm, &mut lowest)?;
-        resolve_agreement(comm, lowest[0], local.err())
+        if lowest[0] == i64::MAX {
+            return Ok(());
+        }
+        let root = lowest[0] as i32;
+        Err(broadcast_finding(comm, root, local)?.into_error(root))
+    }
+
+    /// Sends `root`'s finding (kind and message) to every rank; the others'
+    /// `finding` is ignored.
+    pub(crate) fn broadcast_finding(
+        comm: MPI_Comm,
+        root: i32,
+        finding: Option<Finding>,
+    ) -> Result<Finding> {
+        let mut code = finding.as_ref().map_or(0, Finding::code).to_ne_bytes();
+        // SAFETY: `code` is 8 writable bytes on every rank.
+        unsafe { broadcast(comm, root, code.as_mut_ptr(), 8)? };
+        let message = broadcast_string(comm, root, finding.as_ref().map_or("", Finding::message))?;
+        Ok(Finding::from_code(i64::from_ne_bytes(code), message))
     }
 
     pub(crate) fn resolve_agreement(
@@ -325,6 +371,65 @@ pub(crate) mod raw {
             rank: root,
             message,
         })
+    }
+
+    /// Checks that MPI can still create a communicator context on `comm`
+    /// (collective): duplicates `comm` and frees the duplicate at once.
+    pub(crate) fn probe_context(comm: MPI_Comm) -> Result<()> {
+        let mut dup = sys::COMM_NULL();
+        // SAFETY: `comm` is live for the caller's borrow; `dup` receives a
+        // new handle, freed just below.
+        check(unsafe { ffi::MPI_Comm_dup(comm, &mut dup) }, "MPI_Comm_dup")?;
+        // SAFETY: `dup` was created above and nothing else refers to it.
+        check(unsafe { ffi::MPI_Comm_free(&mut dup) }, "MPI_Comm_free")
+    }
+
+    /// For each rank of `from`, its rank in `to`, or `None`.
+    pub(crate) fn translate_ranks(from: MPI_Comm, to: MPI_Comm) -> Result<Vec<Option<i32>>> {
+        let (_, size) = rank_and_size(from)?;
+        let source = group(from)?;
+        let target = group(to)?;
+        let ranks: Vec<c_int> = (0..size).collect();
+        let mut out = vec![0 as c_int; ranks.len()];
+        // SAFETY: both groups are live (freed by their guards); `ranks` and
+        // `out` hold `size` ints each.
+        check(
+            unsafe {
+                ffi::MPI_Group_translate_ranks(
+                    source.0,
+                    size,
+                    ranks.as_ptr(),
+                    target.0,
+                    out.as_mut_ptr(),
+                )
+            },
+            "MPI_Group_translate_ranks",
+        )?;
+        Ok(out
+            .into_iter()
+            .map(|r| (r != sys::UNDEFINED()).then_some(r))
+            .collect())
+    }
+
+    /// The group of `comm`, freed when the guard is dropped.
+    pub(crate) struct Group(pub(crate) ffi::MPI_Group);
+
+    impl Drop for Group {
+        fn drop(&mut self) {
+            // SAFETY: a group handle from MPI_Comm_group, freed once.
+            unsafe { ffi::MPI_Group_free(&mut self.0) };
+        }
+    }
+
+    pub(crate) fn group(comm: MPI_Comm) -> Result<Group> {
+        // SAFETY: an all-zero handle is a valid placeholder for the output.
+        let mut group: ffi::MPI_Group = unsafe { std::mem::zeroed() };
+        // SAFETY: `comm` is live; `group` receives a new group handle.
+        check(
+            unsafe { ffi::MPI_Comm_group(comm, &mut group) },
+            "MPI_Comm_group",
+        )?;
+        Ok(Group(group))
     }
 }
 

@@ -40,6 +40,100 @@ pub enum Error {
     /// The object was already closed.
     #[error("{0} is already closed")]
     Closed(&'static str),
+    /// Node memory or an MPI resource ran out. Collective calls return it on
+    /// every rank, and leave nothing allocated; what was alive before stays
+    /// intact.
+    #[error("out of {resource} (found on rank {rank}): {message}")]
+    Exhausted {
+        /// The lowest rank of the communicator that ran out.
+        rank: i32,
+        /// What ran out.
+        resource: Resource,
+        /// How much was asked and how much was left.
+        message: String,
+    },
+}
+
+/// A resource that can run out, in [`Error::Exhausted`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Resource {
+    /// Shared memory of a node (`/dev/shm`, the node's memory, or the job's
+    /// memory limit).
+    NodeMemory,
+    /// The MPI library's communicator contexts, which every communicator and
+    /// every window takes one of (about 2,000 per process in MPICH).
+    MpiContexts,
+}
+
+impl std::fmt::Display for Resource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Resource::NodeMemory => "node shared memory",
+            Resource::MpiContexts => "MPI communicator contexts",
+        })
+    }
+}
+
+/// What one rank found wrong in a collective call, in a form that can be
+/// sent to the others (see `comm::raw::agree_finding`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Finding {
+    /// Becomes [`Error::Invalid`].
+    Invalid(String),
+    /// Becomes [`Error::Exhausted`].
+    Exhausted(Resource, String),
+}
+
+impl Finding {
+    /// A number for the kind, sent ahead of the message.
+    pub(crate) fn code(&self) -> i64 {
+        match self {
+            Finding::Invalid(_) => 0,
+            Finding::Exhausted(Resource::NodeMemory, _) => 1,
+            Finding::Exhausted(Resource::MpiContexts, _) => 2,
+        }
+    }
+
+    /// The finding of kind `code` with `message`.
+    pub(crate) fn from_code(code: i64, message: String) -> Self {
+        match code {
+            1 => Finding::Exhausted(Resource::NodeMemory, message),
+            2 => Finding::Exhausted(Resource::MpiContexts, message),
+            _ => Finding::Invalid(message),
+        }
+    }
+
+    /// The finding that stands for `error` when it occurred on one rank of
+    /// a collective call.
+    pub(crate) fn of(error: &Error) -> Self {
+        match error {
+            Error::Exhausted {
+                resource, message, ..
+            } => Finding::Exhausted(*resource, message.clone()),
+            Error::Invalid { message, .. } => Finding::Invalid(message.clone()),
+            other => Finding::Invalid(other.to_string()),
+        }
+    }
+
+    /// The message.
+    pub(crate) fn message(&self) -> &str {
+        match self {
+            Finding::Invalid(m) | Finding::Exhausted(_, m) => m,
+        }
+    }
+
+    /// The error every rank returns, naming the rank that found it.
+    pub(crate) fn into_error(self, rank: i32) -> Error {
+        match self {
+            Finding::Invalid(message) => Error::Invalid { rank, message },
+            Finding::Exhausted(resource, message) => Error::Exhausted {
+                rank,
+                resource,
+                message,
+            },
+        }
+    }
 }
 
 /// The result type of `shm-core`.

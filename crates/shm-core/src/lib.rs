@@ -7,7 +7,8 @@
 //! * [`window`]: typed windows (`MPI_Win_allocate`, `MPI_Win_allocate_shared`)
 //!   with epochs as RAII guards and put/get/accumulate/atomics.
 //! * [`comm`]: communicators owned by the library, with checked collectives.
-//! * [`topology`]: the node and cross-node communicators ([`NodeTopology`]).
+//! * [`topology`]: the node and node-leader communicators ([`NodeTopology`]),
+//!   cached on the communicator, with the node memory pool of its arrays.
 //! * [`shared`]: [`MpiShared`], the replicated node-shared array.
 //! * [`split_indices`]: dividing `n` work items among ranks.
 //!
@@ -19,9 +20,12 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 mod abort;
+pub mod backoff;
+pub mod census;
 pub mod comm;
 pub mod element;
 mod error;
+mod memory;
 pub mod shared;
 mod slab;
 mod split;
@@ -32,8 +36,8 @@ pub mod window;
 pub use abort::abort_on_panic;
 pub use comm::OwnedComm;
 pub use element::Element;
-pub use error::{Error, Result};
+pub use error::{Error, Resource, Result};
 pub use shared::{MpiShared, Slab};
 pub use split::split_indices;
 pub use topology::NodeTopology;
-pub use window::{LockKind, LockedWindow, Op, Rma, SharedWindow, Window};
+pub use window::{LockKind, LockedSharedWindow, LockedWindow, Op, Rma, SharedWindow, Window};

@@ -43,9 +43,11 @@
 //! # Ok::<(), shm_core::Error>(())
 //! ```
 
+use crate::census;
 use crate::comm::with_errors_return;
 use crate::element::Element;
-use crate::error::{check, Error, Result};
+use crate::error::{check, Error, Finding, Resource, Result};
+use crate::memory;
 use crate::sys;
 use mpi::ffi::{self, MPI_Aint, MPI_Win};
 use mpi::topology::Communicator;
@@ -174,12 +176,8 @@ impl<T: Element> Window<T> {
     /// `comm`; `len` may differ between ranks and may be zero). The local
     /// segment is zero-initialised before any rank can access it.
     pub fn allocate<C: Communicator + ?Sized>(comm: &C, len: usize) -> Result<Self> {
-        let bytes = segment_bytes::<T>(len);
         let raw_comm = mpi::raw::AsRaw::as_raw(comm);
-        // Agree before the collective allocation, so that a size error on one
-        // rank does not leave the others inside MPI_Win_allocate.
-        agree_on(raw_comm, bytes.as_ref().err().map(|e| e.to_string()))?;
-        let bytes = bytes.expect("agreed above");
+        let bytes = prepare_allocation(raw_comm, segment_bytes::<T>(len))?;
         let mut base: *mut T = std::ptr::null_mut();
         let mut raw = sys::WIN_NULL();
         with_errors_return(raw_comm, || {
@@ -199,22 +197,29 @@ impl<T: Element> Window<T> {
                 "MPI_Win_allocate",
             )
         })?;
-        // SAFETY: `base` points to `bytes` bytes that MPI just allocated for
-        // us; nobody else can access them before the window exists on every
-        // rank, which the all-gather in `finish` waits for.
-        unsafe { std::ptr::write_bytes(base as *mut u8, 0, bytes as usize) };
-        // SAFETY: `raw` is the window we just created, `base` its segment.
-        unsafe { Self::finish(raw, base, len, raw_comm) }
+        // SAFETY: `raw` is the window we just created, `base` its segment of
+        // `bytes` bytes, which `finish` zeroes.
+        unsafe { Self::finish(raw, base, len, Some(bytes as usize), raw_comm) }
     }
 
     /// Completes the construction of a freshly allocated window: error
-    /// handler, rank, and the all-gather of segment lengths, which doubles as
-    /// the synchronisation that orders each rank's zeroing before any access.
+    /// handler, rank, the zeroing of this rank's segment when `zero_bytes`
+    /// is given, and the all-gather of segment lengths, which doubles as the
+    /// synchronisation that orders each rank's zeroing before any access and
+    /// as the agreement on whether every rank could touch its memory.
     ///
     /// # Safety
     /// `raw` must be a live window created over `comm` with `base` as the
-    /// start of this rank's segment of (at least) `len` elements.
-    unsafe fn finish(raw: MPI_Win, base: *mut T, len: usize, comm: ffi::MPI_Comm) -> Result<Self> {
+    /// start of this rank's segment of (at least) `len` elements and
+    /// `zero_bytes` bytes, which no other process accesses before this
+    /// function returns.
+    unsafe fn finish(
+        raw: MPI_Win,
+        base: *mut T,
+        len: usize,
+        zero_bytes: Option<usize>,
+        comm: ffi::MPI_Comm,
+    ) -> Result<Self> {
         // Owning `raw` from here on means a failure below frees it in `Drop`.
         let mut win = Window {
             raw,
@@ -224,6 +229,7 @@ impl<T: Element> Window<T> {
             access: Cell::new(Access::None),
             _marker: PhantomData,
         };
+        census::window_created();
         // SAFETY: `raw` is live by the caller's contract.
         check(
             unsafe { ffi::MPI_Win_set_errhandler(raw, sys::ERRORS_RETURN()) },
@@ -231,13 +237,31 @@ impl<T: Element> Window<T> {
         )?;
         let (rank, size) = crate::comm::raw::rank_and_size(comm)?;
         win.rank = rank;
+        // Touch the pages before storing to them: a page the system cannot
+        // provide is then an error here instead of a SIGBUS below.
+        let touched = match zero_bytes {
+            Some(bytes) => memory::populate(base as *mut u8, bytes).inspect(|_| {
+                // SAFETY: our own segment of `bytes` bytes, resident now;
+                // nobody else accesses it before the all-gather below.
+                unsafe { std::ptr::write_bytes(base as *mut u8, 0, bytes) }
+            }),
+            None => Ok(()),
+        };
         // The release fence orders our zeroing stores before the all-gather
         // that every other rank must pass before it may access the segment.
         std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
-        let lens = with_errors_return(comm, || {
-            crate::comm::raw::all_gather(comm, size, &[len as i64])
-        })?;
-        win.lens = lens.into_iter().map(|l| l as usize).collect();
+        let mine = [len as i64, touched.is_err() as i64];
+        let table = with_errors_return(comm, || crate::comm::raw::all_gather(comm, size, &mine))?;
+        if let Some(first) = table.chunks(2).position(|row| row[1] != 0) {
+            let finding = touched
+                .err()
+                .map(|m| Finding::Exhausted(Resource::NodeMemory, m));
+            return Err(with_errors_return(comm, || {
+                crate::comm::raw::broadcast_finding(comm, first as i32, finding)
+            })?
+            .into_error(first as i32));
+        }
+        win.lens = table.chunks(2).map(|row| row[0] as usize).collect();
         Ok(win)
     }
 
@@ -521,16 +545,47 @@ impl<T: Element> Drop for Window<T> {
         }
         // SAFETY: the window is live and no epoch guard can outlive `self`.
         unsafe { ffi::MPI_Win_free(&mut self.raw) };
+        census::window_freed();
     }
 }
 
-/// Collective validation on a communicator we do not own.
-fn agree_on(comm: ffi::MPI_Comm, local_error: Option<String>) -> Result<()> {
-    let local = match local_error {
-        Some(message) => Err(message),
-        None => Ok(()),
+/// The checks every window allocation makes before calling MPI, agreed over
+/// `comm` so that no rank enters the collective allocation alone: the
+/// segment size fits, the node has the memory left, and MPI can create one
+/// more window. Returns the segment size in bytes.
+///
+/// MPI implementations give every window a communicator context of its own,
+/// from a pool shared with communicators (MPICH: about 2,000 per process).
+/// MPICH aborts the job inside `MPI_Win_allocate_shared` when that pool is
+/// empty, while `MPI_Comm_dup` returns an error: so a duplicate made and
+/// freed just before (a canary) turns the abort into an error.
+fn prepare_allocation(comm: ffi::MPI_Comm, bytes: Result<MPI_Aint>) -> Result<MPI_Aint> {
+    let size_finding = match &bytes {
+        Err(e) => Some(Finding::Invalid(e.to_string())),
+        Ok(b) => memory::check_available(*b as usize)
+            .err()
+            .map(|m| Finding::Exhausted(Resource::NodeMemory, m)),
     };
-    with_errors_return(comm, || crate::comm::raw::agree(comm, local))
+    let context = with_errors_return(comm, || crate::comm::raw::probe_context(comm));
+    let context_finding = context.err().map(|e| {
+        // MPICH's message is a call stack: its last line says what ran out.
+        let reason = match &e {
+            Error::Mpi { call, message, .. } => {
+                format!("{call}: {}", message.lines().last().unwrap_or("").trim())
+            }
+            other => other.to_string(),
+        };
+        Finding::Exhausted(
+            Resource::MpiContexts,
+            format!(
+                "MPI cannot create another window ({reason}); {}",
+                census::describe()
+            ),
+        )
+    });
+    let finding = size_finding.or(context_finding);
+    with_errors_return(comm, || crate::comm::raw::agree_finding(comm, finding))?;
+    Ok(bytes.expect("agreed above"))
 }
 
 mod sealed {
@@ -843,18 +898,44 @@ impl<T: Element> Window<T> {
     /// process will ever take an exclusive `MPI_Win_lock` on this window
     /// (which lets implementations skip lock traffic entirely).
     pub fn into_locked(self, assert_nocheck: bool) -> Result<LockedWindow<T>> {
+        self.lock_for_life(assert_nocheck)?;
+        Ok(LockedWindow { win: self })
+    }
+
+    /// The `MPI_Win_lock_all` of the locked forms, closed by their `Drop`.
+    fn lock_for_life(&self, assert_nocheck: bool) -> Result<()> {
         self.begin(Access::All)?;
         let mode = if assert_nocheck {
             sys::MODE_NOCHECK()
         } else {
             0
         };
-        // SAFETY: the window is live; `LockedWindow::drop` unlocks it once.
-        check(
+        // SAFETY: the window is live; the locked form unlocks it once.
+        let res = check(
             unsafe { ffi::MPI_Win_lock_all(mode, self.raw) },
             "MPI_Win_lock_all",
-        )?;
-        Ok(LockedWindow { win: self })
+        );
+        if res.is_err() {
+            self.end();
+        }
+        res
+    }
+
+    /// The `MPI_Win_unlock_all` of the locked forms' `Drop`.
+    fn unlock_for_life(&self) {
+        if std::thread::panicking() {
+            return;
+        }
+        self.end();
+        // SAFETY: the epoch opened by `lock_for_life`; the window is freed
+        // right after, by `Window::drop`.
+        unsafe { ffi::MPI_Win_unlock_all(self.raw) };
+    }
+
+    /// `MPI_Win_sync`, for the locked forms.
+    fn sync_raw(&self) -> Result<()> {
+        // SAFETY: the window is live and inside its lifelong lock_all epoch.
+        check(unsafe { ffi::MPI_Win_sync(self.raw) }, "MPI_Win_sync")
     }
 }
 
@@ -867,12 +948,7 @@ impl<T: Element> std::ops::Deref for LockedWindow<T> {
 
 impl<T: Element> Drop for LockedWindow<T> {
     fn drop(&mut self) {
-        if std::thread::panicking() {
-            return;
-        }
-        // SAFETY: the epoch opened by `into_locked`; the window is freed
-        // right after, by `Window::drop`.
-        unsafe { ffi::MPI_Win_unlock_all(self.win.raw) };
+        self.win.unlock_for_life();
     }
 }
 
@@ -1026,9 +1102,7 @@ impl<T: Element> SharedWindow<T> {
     /// As [`allocate_shared`](Self::allocate_shared), on a raw handle, with
     /// zeroing optional for callers that initialise the memory themselves.
     pub(crate) fn allocate_shared_raw(comm: ffi::MPI_Comm, len: usize, zero: bool) -> Result<Self> {
-        let bytes = segment_bytes::<T>(len);
-        agree_on(comm, bytes.as_ref().err().map(|e| e.to_string()))?;
-        let bytes = bytes.expect("agreed above");
+        let bytes = prepare_allocation(comm, segment_bytes::<T>(len))?;
         let mut base: *mut T = std::ptr::null_mut();
         let mut raw = sys::WIN_NULL();
         with_errors_return(comm, || {
@@ -1048,13 +1122,11 @@ impl<T: Element> SharedWindow<T> {
                 "MPI_Win_allocate_shared",
             )
         })?;
-        if zero {
-            // SAFETY: our own freshly allocated segment of `bytes` bytes; no
-            // other rank may touch it before `finish`'s all-gather.
-            unsafe { std::ptr::write_bytes(base as *mut u8, 0, bytes as usize) };
-        }
-        // SAFETY: `raw` is the window just created over `comm`.
-        let win = unsafe { Window::finish(raw, base, len, comm)? };
+        let zero_bytes = zero.then_some(bytes as usize);
+        // SAFETY: `raw` is the window just created over `comm`, `base` our
+        // segment of `bytes` bytes, which nobody touches before `finish`'s
+        // all-gather.
+        let win = unsafe { Window::finish(raw, base, len, zero_bytes, comm)? };
         Ok(SharedWindow { win })
     }
 
@@ -1090,5 +1162,64 @@ impl<T: Element> SharedWindow<T> {
             )));
         }
         Ok(SharedSegment { ptr, len })
+    }
+}
+
+/// A shared window that stays in a `MPI_Win_lock_all` epoch for its whole
+/// life, from [`SharedWindow::into_locked`]: direct loads and stores through
+/// [`segment`](SharedWindow::segment), with [`sync`](Self::sync)
+/// (`MPI_Win_sync`) always allowed, as the unified memory model needs it
+/// between a store on one process and a load on another.
+///
+/// The epoch is closed (`MPI_Win_unlock_all`) before the window is freed.
+pub struct LockedSharedWindow<T: Element> {
+    win: SharedWindow<T>,
+}
+
+impl<T: Element> std::fmt::Debug for LockedSharedWindow<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("LockedSharedWindow")
+            .field(&self.win)
+            .finish()
+    }
+}
+
+impl<T: Element> SharedWindow<T> {
+    /// Opens a `MPI_Win_lock_all` epoch that lasts as long as the returned
+    /// window (see [`Window::into_locked`] for `assert_nocheck`).
+    pub fn into_locked(self, assert_nocheck: bool) -> Result<LockedSharedWindow<T>> {
+        self.win.lock_for_life(assert_nocheck)?;
+        Ok(LockedSharedWindow { win: self })
+    }
+}
+
+impl<T: Element> LockedSharedWindow<T> {
+    /// `MPI_Win_sync`: a memory barrier between this process's direct
+    /// accesses to the window and other processes' (MPI-4.0 §12.7).
+    pub fn sync(&self) -> Result<()> {
+        self.win.win.sync_raw()
+    }
+}
+
+impl<T: Element> std::ops::Deref for LockedSharedWindow<T> {
+    type Target = SharedWindow<T>;
+    fn deref(&self) -> &SharedWindow<T> {
+        &self.win
+    }
+}
+
+impl<T: Element> Drop for LockedSharedWindow<T> {
+    fn drop(&mut self) {
+        self.win.win.unlock_for_life();
+    }
+}
+
+impl<T: Element> sealed::Sealed for LockedSharedWindow<T> {}
+impl<T: Element> Rma<T> for LockedSharedWindow<T> {
+    fn window(&self) -> &Window<T> {
+        &self.win.win
+    }
+    fn check_target(&self, target: i32) -> Result<()> {
+        self.win.check_range(target, 0, 0)
     }
 }

@@ -252,6 +252,30 @@ pub fn checks(rows: &[Row]) -> Vec<Check> {
         )),
     }
 
+    // Many small arrays alive at once on one communicator, at 2 ranks.
+    let t = "MpiShared: 10,000 (5, 5) arrays created and kept alive";
+    match find(rows, "shm-core", "create-10000", "ours", 2, Some(10_000)).and_then(|o| o.median_us)
+    {
+        Some(o) => {
+            let secs = o / 1e6;
+            out.push(Check {
+                target: t.into(),
+                ranks: "2".into(),
+                ours: format!("{secs:.3} s"),
+                baseline: "-".into(),
+                ratio: "-".into(),
+                goal: "< 2 s".into(),
+                verdict: verdict(secs < 2.0),
+            });
+        }
+        None => out.push(not_measured(
+            t,
+            "2",
+            "< 2 s",
+            "no create-10000 row at 2 ranks",
+        )),
+    }
+
     // MpiLock vs the raw window lock.
     for (op, raw_op, goal, t) in [
         (

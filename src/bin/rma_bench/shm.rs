@@ -3,12 +3,22 @@
 //! Every operation is collective, so each iteration starts after a barrier
 //! and lasts until the slowest rank returns ([`Reduce::Max`]).
 
-use crate::harness::{Ctx, Reduce, Who};
+use crate::harness::{Ctx, Plan, Reduce, Who};
 use anyhow::Result;
 use shm_core::{MpiShared, Slab};
+use std::cell::RefCell;
 use std::hint::black_box;
 
-pub const OPS: [&str; 4] = ["set", "set-single-source", "read-view", "create-close"];
+pub const OPS: [&str; 5] = [
+    "set",
+    "set-single-source",
+    "read-view",
+    "create-close",
+    "create-10000",
+];
+
+/// Arrays alive at once in `create-10000`.
+const MANY: usize = 10_000;
 
 pub fn run(ctx: &mut Ctx) -> Result<()> {
     ctx.suite("shm-core", &OPS);
@@ -78,6 +88,38 @@ pub fn run(ctx: &mut Ctx) -> Result<()> {
             Ok(())
         })?;
         ctx.record("create-close", "ours", Some(n), &samples, Reduce::Max, None);
+    }
+    if ctx.op("create-10000") {
+        // One sample: 10,000 (5, 5) arrays created on one communicator and
+        // kept alive (closing the previous batch is untimed).
+        let count = if ctx.cfg.quick { MANY / 10 } else { MANY };
+        let plan = Plan {
+            warmup: 1,
+            iters: if ctx.cfg.quick { 1 } else { 5 },
+        };
+        let alive: RefCell<Vec<MpiShared<f64>>> = RefCell::new(Vec::with_capacity(count));
+        let close_all = || -> Result<()> {
+            for mut shm in alive.borrow_mut().drain(..) {
+                shm.close()?;
+            }
+            Ok(())
+        };
+        let samples = ctx.measure_with(Who::AllBarrier, plan, close_all, || {
+            let mut alive = alive.borrow_mut();
+            for _ in 0..count {
+                alive.push(MpiShared::<f64>::new(&[5, 5], world)?);
+            }
+            Ok(())
+        })?;
+        close_all()?;
+        ctx.record(
+            "create-10000",
+            "ours",
+            Some(count),
+            &samples,
+            Reduce::Max,
+            None,
+        );
     }
     Ok(())
 }
