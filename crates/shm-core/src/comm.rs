@@ -374,14 +374,19 @@ pub(crate) mod raw {
     }
 
     /// Checks that MPI can still create a communicator context on `comm`
-    /// (collective): duplicates `comm` and frees the duplicate at once.
+    /// (collective): makes a communicator and frees it at once. A split,
+    /// not a duplicate, so that the caller's attributes are not copied.
     pub(crate) fn probe_context(comm: MPI_Comm) -> Result<()> {
-        let mut dup = sys::COMM_NULL();
-        // SAFETY: `comm` is live for the caller's borrow; `dup` receives a
+        let (rank, _) = rank_and_size(comm)?;
+        let mut probe = sys::COMM_NULL();
+        // SAFETY: `comm` is live for the caller's borrow; `probe` receives a
         // new handle, freed just below.
-        check(unsafe { ffi::MPI_Comm_dup(comm, &mut dup) }, "MPI_Comm_dup")?;
-        // SAFETY: `dup` was created above and nothing else refers to it.
-        check(unsafe { ffi::MPI_Comm_free(&mut dup) }, "MPI_Comm_free")
+        check(
+            unsafe { ffi::MPI_Comm_split(comm, 0, rank, &mut probe) },
+            "MPI_Comm_split",
+        )?;
+        // SAFETY: `probe` was created above and nothing else refers to it.
+        check(unsafe { ffi::MPI_Comm_free(&mut probe) }, "MPI_Comm_free")
     }
 
     /// For each rank of `from`, its rank in `to`, or `None`.

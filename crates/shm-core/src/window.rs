@@ -557,8 +557,8 @@ impl<T: Element> Drop for Window<T> {
 /// MPI implementations give every window a communicator context of its own,
 /// from a pool shared with communicators (MPICH: about 2,000 per process).
 /// MPICH aborts the job inside `MPI_Win_allocate_shared` when that pool is
-/// empty, while `MPI_Comm_dup` returns an error: so a duplicate made and
-/// freed just before (a canary) turns the abort into an error.
+/// empty, while making a communicator returns an error: so a communicator
+/// made and freed just before (a canary) turns the abort into an error.
 fn prepare_allocation(comm: ffi::MPI_Comm, bytes: Result<MPI_Aint>) -> Result<MPI_Aint> {
     let size_finding = match &bytes {
         Err(e) => Some(Finding::Invalid(e.to_string())),
