@@ -11,13 +11,16 @@
 # usage: scripts/clean-shm.sh [--dry-run] [--min-age SECONDS] [--shm-dir DIR]
 #                             [--tmpdir DIR] [NAME...]
 #
-#   NAME...        file names (or globs) in the shm directory to consider;
-#                  default: the names Open MPI 4 and MPICH 4 use
+#   NAME...        file names (or globs) in the shm directory to consider, or
+#                  paths (with a /) of other files; default: every shm and
+#                  /tmp name of scripts/mpi-leftovers.txt, the table of what
+#                  each MPI implementation leaves
 #   --dry-run      print what would be removed, remove nothing
 #   --min-age S    skip files modified less than S seconds ago (default 60)
 #   --shm-dir DIR  default /dev/shm
-#   --tmpdir DIR   where Open MPI session directories live (default $TMPDIR
-#                  or /tmp); those of launchers no longer running are removed
+#   --tmpdir DIR   where session directories live (default $TMPDIR or /tmp);
+#                  those of launchers no longer running are removed, and so
+#                  are the table's files in /tmp that nobody uses
 set -euo pipefail
 
 usage() {
@@ -45,53 +48,79 @@ while [[ $# -gt 0 ]]; do
   shift
 done
 [[ -d $shm_dir ]] || { echo "clean-shm: no directory $shm_dir" >&2; exit 2; }
-if [[ ${#names[@]} -eq 0 ]]; then
-  # Open MPI 4: btl/vader, osc/sm, osc/rdma, shmem/posix; MPICH 4 and UCX.
-  # Their live files are mapped by the job's processes; MPICH and osc/sm
-  # unlink theirs as soon as every process has attached.
-  names=('vader_segment.*' 'osc_sm.*' 'osc_rdma.*' 'sm_segment.*'
-         'open_mpi.*' 'mpich_shar_tmp*' 'ucx_shm_posix_*')
+# The table: "mpi place name when note...", comments and blank lines aside.
+table=$(dirname "$0")/mpi-leftovers.txt
+entries() { # entries PLACE: the names of PLACE, once each
+  awk -v place="$1" '!/^#/ && NF >= 4 && $2 == place { print $3 }' "$table" | sort -u
+}
+explicit=${#names[@]}
+if [[ $explicit -eq 0 ]]; then
+  mapfile -t names < <(entries shm)
 fi
-
-# Every file under the shm directory that a running process maps or has
-# open. Reading other users' /proc entries needs privileges; files of other
-# users are skipped below anyway.
+# Every file under the shm directory or /tmp that a running process maps or
+# has open. Reading other users' /proc entries needs privileges; files of
+# other users are skipped below anyway.
 in_use=$(
-  { grep -hoE "$shm_dir/[^ ]*( \(deleted\))?$" /proc/[0-9]*/maps 2>/dev/null || true
+  { grep -hoE "/[^ ]*( \(deleted\))?$" /proc/[0-9]*/maps 2>/dev/null || true
     find /proc/[0-9]*/fd -mindepth 1 -maxdepth 1 -type l -printf '%l\n' 2>/dev/null || true
-  } | { grep -F "$shm_dir/" || true; } | sed 's/ (deleted)$//' | sort -u
+  } | sed 's/ (deleted)$//' | sort -u
 )
 
 now=$(date +%s)
 removed=0
 shopt -s nullglob
+# remove PATH: a file nobody uses, old enough, of this user.
+remove() {
+  local path=$1 mtime
+  [[ -f $path && -O $path ]] || return 0
+  mtime=$(stat -c %Y "$path" 2>/dev/null) || return 0
+  (( now - mtime >= min_age )) || return 0
+  grep -qxF "$path" <<<"$in_use" && return 0
+  if (( dry_run )); then
+    echo "would remove $path"
+  else
+    rm -f -- "$path" && echo "removed $path"
+  fi
+  removed=$((removed + 1))
+}
+
 for pattern in "${names[@]}"; do
+  if [[ $pattern == */* ]]; then
+    remove "$pattern"
+    continue
+  fi
   for path in "$shm_dir"/$pattern; do
-    [[ -f $path && -O $path ]] || continue
-    mtime=$(stat -c %Y "$path" 2>/dev/null) || continue
-    (( now - mtime >= min_age )) || continue
-    grep -qxF "$path" <<<"$in_use" && continue
-    if (( dry_run )); then
-      echo "would remove $path"
-    else
-      rm -f -- "$path" && echo "removed $path"
-    fi
-    removed=$((removed + 1))
+    remove "$path"
   done
 done
 
-# Open MPI session directories: <tmpdir>/ompi.<host>.<uid>/pid.<launcher pid>.
-for dir in "$tmp_dir"/ompi.*/pid.*; do
-  pid=${dir##*/pid.}
-  [[ $pid =~ ^[0-9]+$ && -O $dir ]] || continue
-  [[ -e /proc/$pid ]] && continue
-  if (( dry_run )); then
-    echo "would remove $dir"
-  else
-    rm -rf -- "$dir" && echo "removed $dir"
-  fi
-  removed=$((removed + 1))
-done
+if [[ $explicit -eq 0 ]]; then
+  # Files some launchers leave in /tmp whatever $TMPDIR says.
+  while read -r pattern; do
+    for path in /tmp/$pattern; do
+      remove "$path"
+    done
+  done < <(entries tmp)
+fi
+# Session directories named after their launcher's process id: removed
+# once that process is gone. The name becomes a regular expression in which
+# <pid> is a whole run of digits.
+while read -r pattern; do
+  glob=${pattern//<pid>/*}
+  regex=$(sed -e 's/[.]/\\./g' -e 's/[*]/[^\/]*/g' -e 's/<pid>/([0-9]+)/' <<<"$pattern")
+  for dir in "$tmp_dir"/$glob; do
+    [[ -d $dir && -O $dir ]] || continue
+    [[ ${dir#"$tmp_dir"/} =~ ^$regex$ ]] || continue
+    pid=${BASH_REMATCH[1]}
+    [[ -e /proc/$pid ]] && continue
+    if (( dry_run )); then
+      echo "would remove $dir"
+    else
+      rm -rf -- "$dir" && echo "removed $dir"
+    fi
+    removed=$((removed + 1))
+  done
+done < <(entries tmpdir)
 what=removed
 (( dry_run )) && what="to remove (dry run)"
 echo "clean-shm: $removed stale file(s) or session directories $what"

@@ -224,7 +224,11 @@ mpi_test!(fn mpi_running_out_of_windows_is_an_error_everywhere(world, 2) {
                 println!("refused window {} of this test: {message}", windows.len() + 1);
             }
         }
-        None => assert!(version.contains("Open MPI"), "{version}: 3,000 windows and no refusal"),
+        // Open MPI (65,532 contexts) and Intel MPI have room for more.
+        None => assert!(
+            !version.contains("MPICH"),
+            "{version}: 3,000 windows and no refusal, where MPICH has 2,048 contexts"
+        ),
     }
     drop(windows);
     // Everything works again.

@@ -14,6 +14,7 @@
 #![allow(dead_code)]
 
 pub mod arrays;
+pub mod leftovers;
 
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -259,6 +260,27 @@ pub fn mpirun_bounded(
     }
 }
 
+/// Prepares `cmd` to outlive this process without holding anything of it:
+/// its own process group, standard streams to `/dev/null`, and no other
+/// inherited descriptor (MPI libraries open sockets and files without
+/// close-on-exec, and a launcher waits for every holder of a rank's output
+/// or of its connections before it exits).
+pub fn detached(cmd: &mut Command) -> &mut Command {
+    use std::os::unix::process::CommandExt;
+    cmd.process_group(0)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    // SAFETY: the closure runs in the child between fork and exec and only
+    // makes the close_range(2) system call, which is async-signal-safe.
+    unsafe {
+        cmd.pre_exec(|| {
+            c_close_range(3, u32::MAX, 0);
+            Ok(())
+        })
+    }
+}
+
 /// `SIGKILL` on Linux.
 pub const SIGKILL: i32 = 9;
 /// `SIGTERM` on Linux.
@@ -268,6 +290,9 @@ extern "C" {
     // The C library's kill(2); std links the C library already.
     #[link_name = "kill"]
     fn c_kill(pid: i32, sig: i32) -> i32;
+    // close_range(2) (glibc 2.34 and later).
+    #[link_name = "close_range"]
+    fn c_close_range(first: u32, last: u32, flags: i32) -> i32;
 }
 
 /// Sends `sig` to process `pid`; `true` when it was delivered.

@@ -53,6 +53,7 @@ impl OwnedComm {
     /// The duplicate has its own communication context, so the messages of the
     /// object that owns it never match anybody else's.
     pub fn duplicate<C: Communicator + ?Sized>(comm: &C) -> Result<Self> {
+        crate::check_mpi_library()?;
         let mut raw = sys::COMM_NULL();
         // The caller's communicator may have MPI_ERRORS_ARE_FATAL: a failed
         // duplication (MPI out of contexts, say) must return, not abort.

@@ -40,6 +40,18 @@ pub enum Error {
     /// The object was already closed.
     #[error("{0} is already closed")]
     Closed(&'static str),
+    /// The MPI library loaded is not the one this program was built against
+    /// (see [`check_mpi_library`](crate::check_mpi_library)).
+    #[error(
+        "this program was built against {built} but loaded another MPI library: {loaded:?}; \
+         point the library path (LD_LIBRARY_PATH, or an rpath when linking) at the MPI it was built with"
+    )]
+    MpiLibrary {
+        /// The implementation and version of the `mpi.h` compiled against.
+        built: String,
+        /// The first line of `MPI_Get_library_version` of the library loaded.
+        loaded: String,
+    },
     /// Node memory or an MPI resource ran out. Collective calls return it on
     /// every rank, and leave nothing allocated; what was alive before stays
     /// intact.

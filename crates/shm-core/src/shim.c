@@ -40,3 +40,22 @@ const int SHM_MPI_ANY_TAG = MPI_ANY_TAG;
 const int SHM_MPI_UNDEFINED = MPI_UNDEFINED;
 const int SHM_MPI_COMM_TYPE_SHARED = MPI_COMM_TYPE_SHARED;
 const int SHM_MPI_THREAD_MULTIPLE = MPI_THREAD_MULTIPLE;
+
+/* Which MPI this crate is compiled against, for the check at start-up that
+ * the library loaded is the same one (shm_core::check_mpi_library). Intel
+ * MPI defines MPICH_VERSION too, so it is asked first. */
+#define SHM_STR2(x) #x
+#define SHM_STR(x) SHM_STR2(x)
+#if defined(I_MPI_VERSION)
+const char SHM_MPI_BUILT_NAME[] = "Intel(R) MPI Library";
+const char SHM_MPI_BUILT_VERSION[] = I_MPI_VERSION;
+#elif defined(OMPI_MAJOR_VERSION)
+const char SHM_MPI_BUILT_NAME[] = "Open MPI";
+const char SHM_MPI_BUILT_VERSION[] = SHM_STR(OMPI_MAJOR_VERSION) "." SHM_STR(OMPI_MINOR_VERSION) "." SHM_STR(OMPI_RELEASE_VERSION);
+#elif defined(MPICH_VERSION)
+const char SHM_MPI_BUILT_NAME[] = "MPICH";
+const char SHM_MPI_BUILT_VERSION[] = MPICH_VERSION;
+#else
+const char SHM_MPI_BUILT_NAME[] = "";
+const char SHM_MPI_BUILT_VERSION[] = "";
+#endif

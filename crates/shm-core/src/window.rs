@@ -560,6 +560,7 @@ impl<T: Element> Drop for Window<T> {
 /// empty, while making a communicator returns an error: so a communicator
 /// made and freed just before (a canary) turns the abort into an error.
 fn prepare_allocation(comm: ffi::MPI_Comm, bytes: Result<MPI_Aint>) -> Result<MPI_Aint> {
+    crate::check_mpi_library()?;
     let size_finding = match &bytes {
         Err(e) => Some(Finding::Invalid(e.to_string())),
         Ok(b) => memory::check_available(*b as usize)
