@@ -73,7 +73,6 @@ mpi_test!(fn uncontended_cost_is_one_remote_op_each_way(world, 4) {
         assert_eq!(stats.remote_ops, 100, "{stats:?}");
         assert_eq!(stats.remote_flushes, 0);
         assert_eq!(stats.local_polls, 0);
-        assert_eq!(lock.remote_ops(), 100);
     }
     world.barrier();
     lock.close().unwrap();
@@ -203,7 +202,7 @@ mpi_test!(fn misuse_gives_clear_errors(world, 4) {
     let err = MpiLock::with_root(world, 4).unwrap_err();
     match &err {
         LockError::Core(Error::Invalid { rank: found, message }) => {
-            assert_eq!(*found, 0);
+            assert_eq!(*found, Some(0));
             assert!(message.contains("outside the communicator of 4 ranks"), "{message}");
         }
         other => panic!("unexpected error {other:?}"),

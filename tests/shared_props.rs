@@ -219,8 +219,16 @@ struct Input {
 /// What a write must do, on every rank.
 #[derive(Debug, Clone, PartialEq)]
 enum Expect {
-    Written { offset: Vec<usize>, data: DataSpec },
-    Invalid { rank: i32, contains: &'static str },
+    Written {
+        offset: Vec<usize>,
+        data: DataSpec,
+    },
+    /// `rank`: the rank that found it, or `None` when the ranks found it
+    /// together.
+    Invalid {
+        rank: Option<i32>,
+        contains: &'static str,
+    },
 }
 
 /// `(r + 1 + k % (size - 1)) % size`: a rank other than `r` (or `r` when it
@@ -384,7 +392,7 @@ fn expect(shape: &[usize], inputs: &[Input]) -> Expect {
         .find_map(|(r, input)| local_problem(shape, r, size, input).map(|p| (r, p)))
     {
         return Expect::Invalid {
-            rank: rank as i32,
+            rank: Some(rank as i32),
             contains,
         };
     }
@@ -399,7 +407,7 @@ fn expect(shape: &[usize], inputs: &[Input]) -> Expect {
         (Some(&low), Some(&high)) => (low, high),
         _ => {
             return Expect::Invalid {
-                rank: 0,
+                rank: None,
                 contains: "no rank passed data to assign",
             }
         }
@@ -409,7 +417,10 @@ fn expect(shape: &[usize], inputs: &[Input]) -> Expect {
             Some(_) => "ranks passed different fromrank values",
             None => "several ranks passed data to assign",
         };
-        return Expect::Invalid { rank: 0, contains };
+        return Expect::Invalid {
+            rank: None,
+            contains,
+        };
     }
     Expect::Written {
         offset: inputs[low].offset.clone(),
@@ -511,16 +522,20 @@ fn same_everywhere(world: &SimpleCommunicator, value: u64) -> bool {
 }
 
 /// Checks that `result` is the `Error::Invalid` expected.
-fn check_invalid<T>(result: &Result<T, Error>, rank: i32, contains: &str) -> Result<(), String> {
+fn check_invalid<T>(
+    result: &Result<T, Error>,
+    rank: Option<i32>,
+    contains: &str,
+) -> Result<(), String> {
     match result {
         Err(Error::Invalid { rank: r, message }) if *r == rank && message.contains(contains) => {
             Ok(())
         }
         Err(e) => Err(format!(
-            "expected Invalid (found on rank {rank}) containing {contains:?}, got {e:?}"
+            "expected Invalid (found on rank {rank:?}) containing {contains:?}, got {e:?}"
         )),
         Ok(_) => Err(format!(
-            "expected Invalid (found on rank {rank}) containing {contains:?}, got Ok"
+            "expected Invalid (found on rank {rank:?}) containing {contains:?}, got Ok"
         )),
     }
 }
@@ -565,7 +580,7 @@ fn run_case<T: TestValue>(
     let shape = &case.shape;
 
     if let Some(fault) = &case.create {
-        let (result, expected) = match *fault {
+        let (result, found, expected) = match *fault {
             CreateFault::ShapeDiffers { rank: r, axis } => {
                 let mut mine = shape.clone();
                 if rank == r % size {
@@ -575,7 +590,7 @@ fn run_case<T: TestValue>(
                     }
                 }
                 let result = MpiShared::<T>::with_topology(&mine, topology.clone()).map(|_| ());
-                (result, "different shapes or element types")
+                (result, None, "different shapes or element types")
             }
             CreateFault::TypeDiffers { rank: r } => {
                 let result = if rank == r % size {
@@ -587,16 +602,16 @@ fn run_case<T: TestValue>(
                 } else {
                     MpiShared::<T>::with_topology(shape, topology.clone()).map(|_| ())
                 };
-                (result, "different shapes or element types")
+                (result, None, "different shapes or element types")
             }
             CreateFault::Huge { back } => {
                 let mut huge = shape.clone();
                 huge.push(usize::MAX - back);
                 let result = MpiShared::<T>::with_topology(&huge, topology.clone()).map(|_| ());
-                (result, "does not fit in memory")
+                (result, Some(0), "does not fit in memory")
             }
         };
-        failures.note(check_invalid(&result, 0, expected).map_err(|e| format!("create: {e}")));
+        failures.note(check_invalid(&result, found, expected).map_err(|e| format!("create: {e}")));
         if !same_everywhere(world, digest(&result)) {
             failures.note(Err(format!(
                 "create: the ranks got different outcomes; here {result:?}"
@@ -783,7 +798,7 @@ mpi_test!(fn empty_arrays_with_a_huge_axis_are_refused_everywhere(world, 4) {
     // No elements, but no valid ndarray view either: once accepted, and
     // `view()` then panicked.
     let err = MpiShared::<f64>::new(&[0, usize::MAX], world).unwrap_err();
-    assert!(matches!(err, Error::Invalid { rank: 0, .. }), "{err}");
+    assert!(matches!(err, Error::Invalid { rank: Some(0), .. }), "{err}");
     assert!(err.to_string().contains("does not fit in memory"), "{err}");
     let shm = MpiShared::<f64>::new(&[0, 1 << 40], world).unwrap();
     assert_eq!(shm.view().len(), 0);
@@ -823,49 +838,49 @@ fn model_expectations() {
         Expect::Written { data, .. } => Some(data.seed),
         Expect::Invalid { .. } => None,
     };
-    assert_eq!(invalid(false, Fault::NoData), (2, "passed no data"));
+    assert_eq!(invalid(false, Fault::NoData), (Some(2), "passed no data"));
     assert_eq!(
         invalid(true, Fault::NoData),
-        (0, "no rank passed data to assign")
+        (None, "no rank passed data to assign")
     );
     assert_eq!(
         invalid(false, Fault::BadFromRank(0)),
-        (0, "is not a rank of the communicator")
+        (Some(0), "is not a rank of the communicator")
     );
     assert_eq!(
         invalid(false, Fault::HugeOffset { axis: 1, back: 0 }),
-        (2, "does not fit in the array")
+        (Some(2), "does not fit in the array")
     );
     assert_eq!(
         invalid(false, Fault::HugeExtent { axis: 0 }),
-        (2, "does not fit in the array")
+        (Some(2), "does not fit in the array")
     );
     assert_eq!(
         invalid(false, Fault::DataNdim { more: true }),
-        (2, "dimensions but the array has")
+        (Some(2), "dimensions but the array has")
     );
     assert_eq!(
         invalid(false, Fault::OffsetLen { more: false }),
-        (2, "coordinates but the array has")
+        (Some(2), "coordinates but the array has")
     );
     assert_eq!(
         invalid(true, Fault::SecondSource { rank: 0 }),
-        (0, "several ranks passed data to assign")
+        (None, "several ranks passed data to assign")
     );
     assert_eq!(
         invalid(true, Fault::NonSourceGarbage { rank: 0 }),
-        (3, "dimensions but the array has")
+        (Some(3), "dimensions but the array has")
     );
     assert_eq!(ok_with(false, Fault::SecondSource { rank: 0 }), Some(7));
     assert_eq!(ok_with(false, Fault::NonSourceGarbage { rank: 1 }), Some(7));
     // Another rank names rank 3 as the source while rank 3 has no data.
     assert_eq!(
         invalid(false, Fault::MixedFromRank { rank: 3, other: 0 }),
-        (3, "passed no data")
+        (Some(3), "passed no data")
     );
     assert_eq!(
         invalid(false, Fault::MixedFromRank { rank: 1, other: 1 }),
-        (0, "ranks passed different fromrank values")
+        (None, "ranks passed different fromrank values")
     );
 
     // Values: C order whatever the layout, every bit kept.

@@ -66,31 +66,71 @@ mpi_test!(fn fence_epoch_and_zero_size_segments(world, 4) {
     assert_eq!(win.len(), len);
     let data = [rank as f64, 0.5];
     let mut back = [0.0f64; 2];
-    {
-        let epoch = win.fence().unwrap();
+    win.fence_scope(|epoch| {
         if rank % 2 == 0 {
-            epoch.put(rank, 0, &data).unwrap();
+            epoch.put(rank, 0, &data)?;
         }
-        epoch.close().unwrap();
-    }
-    {
-        let epoch = win.fence().unwrap();
-        epoch.get(0, 0, &mut back).unwrap();
-        epoch.close().unwrap();
-    }
+        Ok(())
+    })
+    .unwrap();
+    win.fence_scope(|epoch| epoch.get(0, 0, &mut back)).unwrap();
     assert_eq!(back, [0.0, 0.5]);
+    // An error inside the scope still closes the epoch (collectively), and
+    // the window takes another epoch afterwards.
+    let failed = win.fence_scope(|epoch| epoch.get(world.size(), 0, &mut back));
+    assert!(matches!(failed, Err(Error::NoSuchRank { .. })), "{failed:?}");
+    let epoch = win.lock_all().unwrap();
+    drop(epoch);
+    world.barrier();
+});
+
+mpi_test!(fn every_flush_operation_completes_remotely(world, 4) {
+    // On one node a put lands at once whatever completes it, so the data
+    // cannot tell a remote completion from a local one: the counts can.
+    let win = Window::<i64>::allocate(world, 2).unwrap().into_locked(false).unwrap();
+    let target = (world.rank() + 1) % world.size();
+    let counts = win.completions();
+    let (remote, local) = (counts.remote(target), counts.local(target));
+    win.put(target, 0, &[1]).unwrap();
+    assert_eq!((counts.remote(target), counts.local(target)), (remote, local + 1), "put");
+    win.put_flush(target, 0, &[2]).unwrap();
+    assert_eq!(counts.remote(target), remote + 1, "put_flush completes remotely");
+    win.accumulate_flush(target, 1, &[3], Op::Sum).unwrap();
+    assert_eq!(counts.remote(target), remote + 2, "accumulate_flush completes remotely");
+    win.flush_all().unwrap();
+    assert_eq!(counts.remote(target), remote + 3, "flush_all counts for every target");
+    let other = (world.rank() + 2) % world.size();
+    assert_eq!(counts.local(other), 0, "nothing went to rank {other}");
+    world.barrier();
 });
 
 mpi_test!(fn bad_targets_and_ops_are_errors_not_aborts(world, 4) {
     let win = Window::<f64>::allocate(world, 2).unwrap();
     let epoch = win.lock_all().unwrap();
     let mut out = [0.0; 3];
-    assert!(matches!(epoch.get(0, 0, &mut out), Err(Error::Usage(_))));
-    assert!(matches!(epoch.put(world.size(), 0, &[1.0]), Err(Error::Usage(_))));
-    assert!(matches!(epoch.compare_and_swap(0, 0, 1.0, 2.0), Err(Error::Usage(_))));
-    assert!(matches!(epoch.accumulate(0, 0, &[1.0], Op::BitOr), Err(Error::Usage(_))));
+    assert_eq!(
+        epoch.get(0, 0, &mut out),
+        Err(Error::OutOfRange { target: 0, disp: 0, count: 3, len: 2 })
+    );
+    assert_eq!(
+        epoch.put(world.size(), 0, &[1.0]),
+        Err(Error::NoSuchRank { rank: world.size(), size: world.size() })
+    );
+    assert_eq!(
+        epoch.compare_and_swap(0, 0, 1.0, 2.0),
+        Err(Error::Unsupported { operation: "MPI_Compare_and_swap", element: "float64" })
+    );
+    assert_eq!(
+        epoch.accumulate(0, 0, &[1.0], Op::BitOr),
+        Err(Error::Unsupported { operation: "MPI_BOR", element: "float64" })
+    );
+    let mut short = [0.0; 1];
+    assert!(matches!(
+        epoch.get_accumulate(0, 0, &[1.0, 2.0], &mut short, Op::Sum),
+        Err(Error::LengthMismatch { left: 2, right: 1, .. })
+    ));
     // A second epoch while one is open is refused.
-    assert!(matches!(win.lock(LockKind::Shared, 0), Err(Error::Usage(_))));
+    assert!(matches!(win.lock(LockKind::Shared, 0), Err(Error::Epoch(_))));
     drop(epoch);
     world.barrier();
 });

@@ -156,18 +156,20 @@ pub fn live_arrays(world: &SimpleCommunicator, count: usize) -> LiveArrays {
     for k in (1..count).rev() {
         order.swap(k, rng.below(k + 1));
     }
+    // Closing in a given order: take the array out, leaving a local one.
+    let take = |arrays: &mut Vec<(usize, MpiShared<f64>)>, i: usize| {
+        std::mem::replace(&mut arrays[i].1, MpiShared::local(&[5, 5]).unwrap())
+    };
     let reborn = &order[..count / 2];
     for &i in reborn {
-        let (_, mut shm) =
-            std::mem::replace(&mut arrays[i], (0, MpiShared::local(&[5, 5]).unwrap()));
-        shm.close().unwrap();
+        take(&mut arrays, i).close().unwrap();
     }
     for &i in reborn {
         arrays[i] = (1, create(world, i, 1));
     }
     check_all(&arrays);
     for &i in order.iter().rev() {
-        arrays[i].1.close().unwrap();
+        take(&mut arrays, i).close().unwrap();
     }
     LiveArrays {
         created_secs: created.as_secs_f64(),

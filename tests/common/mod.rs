@@ -60,7 +60,7 @@ pub fn mpirun(np: usize, program: &str, args: &[&str], env: &[(&str, &str)]) -> 
     (end.status.is_some_and(|s| s.success()), end.output)
 }
 
-fn fastrand_id() -> u128 {
+fn unique_nanos() -> u128 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -227,7 +227,7 @@ pub fn mpirun_bounded(
     let out_path = std::env::temp_dir().join(format!(
         "rma-mpirun-{}-{}.log",
         std::process::id(),
-        fastrand_id()
+        unique_nanos()
     ));
     let out = std::fs::File::create(&out_path).expect("create log file");
     cmd.stdout(out.try_clone().unwrap())
@@ -382,5 +382,5 @@ pub fn dir_entries(dir: &std::path::Path) -> std::collections::BTreeSet<String> 
 
 /// A unique token for marking one job's processes and files.
 pub fn unique_token() -> String {
-    format!("{}-{}", std::process::id(), fastrand_id())
+    format!("{}-{}", std::process::id(), unique_nanos())
 }

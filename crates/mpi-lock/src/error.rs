@@ -39,7 +39,10 @@ pub enum LockError {
     },
 
     /// An earlier MPI error left this rank's part of the distributed queue in
-    /// an unknown state, so the lock refuses further use.
-    #[error("the lock is unusable after an earlier MPI error: {0}")]
-    Broken(String),
+    /// an unknown state, so the lock refuses further use. The error is the
+    /// [`source`](std::error::Error::source); at `close`, where every rank
+    /// learns of the lowest broken rank's error, it is that rank's, as an
+    /// [`shm_core::Error::Invalid`] naming the rank.
+    #[error("the lock is unusable after an earlier MPI error")]
+    Broken(#[source] shm_core::Error),
 }

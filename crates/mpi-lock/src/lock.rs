@@ -93,11 +93,12 @@ struct State {
     /// Local mode: the ticket of the last grant.
     last_local_ticket: u32,
     /// Set when an MPI error interrupted the protocol half-way.
-    broken: Option<String>,
+    broken: Option<shm_core::Error>,
 }
 
-/// The distributed part of a lock: its communicator and window.
-struct Dist {
+/// The lock's MCS queue, spread over the ranks: its communicator and the
+/// window of queue words.
+struct Queue {
     // Declared before `comm` so that the window is freed first.
     win: LockedWindow<i32>,
     comm: OwnedComm,
@@ -109,14 +110,15 @@ struct Dist {
     single_threaded: Option<&'static str>,
 }
 
-impl Dist {
-    fn me(&self) -> i32 {
+impl Queue {
+    /// This rank's entry in the queue words (0 means "nobody").
+    fn entry(&self) -> i32 {
         self.rank + 1
     }
 
     /// Joins the waiting list and waits for the token; returns the ticket.
     fn acquire(&self, stats: &Counters) -> shm_core::Result<u32> {
-        let me = self.me();
+        let me = self.entry();
         // Enqueue: swap ourselves in as the tail.
         let prev = self.win.fetch_and_op(self.root, TAIL, me, Op::Replace)?;
         Counters::add(&stats.remote_ops, 1);
@@ -135,7 +137,7 @@ impl Dist {
 
     /// Takes the lock only if the waiting list is empty.
     fn try_acquire(&self, stats: &Counters) -> shm_core::Result<Option<u32>> {
-        let me = self.me();
+        let me = self.entry();
         let mut seen = self.win.fetch_and_op(self.root, TAIL, 0, Op::NoOp)?;
         Counters::add(&stats.remote_ops, 1);
         loop {
@@ -156,7 +158,7 @@ impl Dist {
     /// Leaves the lock: either the list had only us (reset the tail to empty,
     /// remembering our ticket), or hand the token to our successor.
     fn release(&self, ticket: u32, stats: &Counters) -> shm_core::Result<()> {
-        let me = self.me();
+        let me = self.entry();
         let empty = -(ticket as i32);
         let old = self.win.compare_and_swap(self.root, TAIL, me, empty)?;
         Counters::add(&stats.remote_ops, 1);
@@ -254,7 +256,7 @@ fn level_name(level: mpi::Threading) -> Option<&'static str> {
 #[must_use = "dropping the lock frees it (collectively)"]
 pub struct MpiLock {
     // Declared first: the window and communicator are freed before the rest.
-    dist: Option<Dist>,
+    dist: Option<Queue>,
     state: parking_lot::Mutex<State>,
     /// `thread_token()` of the thread holding `state` (0 = none).
     owner: AtomicU64,
@@ -334,7 +336,7 @@ impl MpiLock {
         // window, so the lock_all epoch may assert MPI_MODE_NOCHECK.
         let win = win.into_locked(true)?;
         Ok(MpiLock {
-            dist: Some(Dist {
+            dist: Some(Queue {
                 win,
                 rank: comm.rank(),
                 comm,
@@ -386,15 +388,9 @@ impl MpiLock {
         self.stats.snapshot()
     }
 
-    /// The number of remote RMA operations this rank has issued on the lock's
-    /// window (see [`LockStats::remote_ops`]).
-    pub fn remote_ops(&self) -> u64 {
-        self.stats.remote_ops.load(Ordering::Relaxed)
-    }
-
     fn check_thread(&self) -> Result<(), LockError> {
         match &self.dist {
-            Some(Dist {
+            Some(Queue {
                 single_threaded: Some(level),
                 creator,
                 ..
@@ -450,10 +446,10 @@ impl MpiLock {
         &'a self,
         mut state: parking_lot::MutexGuard<'a, State>,
         me: u64,
-        protocol: impl FnOnce(&Dist, &Counters) -> shm_core::Result<Option<u32>>,
+        protocol: impl FnOnce(&Queue, &Counters) -> shm_core::Result<Option<u32>>,
     ) -> Result<Option<MpiLockGuard<'a>>, LockError> {
-        if let Some(message) = &state.broken {
-            return Err(LockError::Broken(message.clone()));
+        if let Some(error) = &state.broken {
+            return Err(LockError::Broken(error.clone()));
         }
         let ticket = match &self.dist {
             None => {
@@ -463,7 +459,7 @@ impl MpiLock {
             Some(dist) => match protocol(dist, &self.stats) {
                 Ok(ticket) => ticket,
                 Err(e) => {
-                    state.broken = Some(e.to_string());
+                    state.broken = Some(e.clone());
                     return Err(e.into());
                 }
             },
@@ -491,7 +487,7 @@ impl MpiLock {
         state.held = false;
         if let Some(dist) = &self.dist {
             if let Err(e) = dist.release(state.ticket, &self.stats) {
-                state.broken = Some(e.to_string());
+                state.broken = Some(e.clone());
                 return Err(e.into());
             }
         }
@@ -526,7 +522,7 @@ impl MpiLock {
                 Ok(())
             };
         };
-        let mut local_failure = state.broken.clone();
+        let mut local_failure = state.broken.as_ref().map(|e| e.to_string());
         let was_held = state.held;
         if was_held {
             state.held = false;
@@ -544,9 +540,8 @@ impl MpiLock {
         reduced?;
         if let Err(e) = agreed {
             return Err(match e {
-                shm_core::Error::Invalid { rank, message } => {
-                    LockError::Broken(format!("rank {rank}: {message}"))
-                }
+                // The lowest broken rank's error, which every rank got.
+                invalid @ shm_core::Error::Invalid { .. } => LockError::Broken(invalid),
                 other => other.into(),
             });
         }

@@ -1,5 +1,8 @@
 //! Communicators owned by this crate, with checked collectives.
 //!
+//! The collectives and the agreement helpers of [`OwnedComm`] are shared by
+//! the toolkit's crates and hidden from the documented API.
+//!
 //! rsmpi's collectives ignore MPI return codes and its communicators keep
 //! `MPI_ERRORS_ARE_FATAL`. Every communicator this crate creates is an
 //! [`OwnedComm`] with `MPI_ERRORS_RETURN`, and the few collectives our
@@ -163,6 +166,7 @@ impl OwnedComm {
         raw::barrier(self.as_raw())
     }
 
+    #[doc(hidden)]
     /// In-place `MPI_Allreduce` with `MPI_MIN` over `i64`s.
     ///
     /// Our agreement protocols pack everything they need into one minimum: a
@@ -172,11 +176,13 @@ impl OwnedComm {
         raw::all_reduce_min(self.as_raw(), values)
     }
 
+    #[doc(hidden)]
     /// `MPI_Allgather` of the same number of `i64`s from every rank.
     pub fn all_gather(&self, mine: &[i64]) -> Result<Vec<i64>> {
         raw::all_gather(self.as_raw(), self.size, mine)
     }
 
+    #[doc(hidden)]
     /// `MPI_Bcast` of raw bytes from `root`, split into calls of at most
     /// 2^30 bytes so that buffers beyond `int` range work.
     ///
@@ -188,11 +194,13 @@ impl OwnedComm {
         unsafe { raw::broadcast(self.as_raw(), root, buf, len) }
     }
 
+    #[doc(hidden)]
     /// Broadcasts a string from `root`; the others' `text` is ignored.
     pub fn broadcast_string(&self, root: i32, text: &str) -> Result<String> {
         raw::broadcast_string(self.as_raw(), root, text)
     }
 
+    #[doc(hidden)]
     /// Collective validation: returns `Ok` on every rank when `local` is `Ok`
     /// on every rank, and otherwise the message of the lowest failing rank as
     /// [`Error::Invalid`] on every rank.
@@ -369,7 +377,7 @@ pub(crate) mod raw {
         let root = lowest as i32;
         let message = broadcast_string(comm, root, message.as_deref().unwrap_or(""))?;
         Err(Error::Invalid {
-            rank: root,
+            rank: Some(root),
             message,
         })
     }

@@ -8,7 +8,8 @@ use std::os::raw::{c_char, c_int};
 /// Errors of collective calls are *agreed*: when one rank finds an argument
 /// invalid, every rank of the communicator returns an [`Error::Invalid`]
 /// carrying the same message and the rank that found it, and no data is
-/// written anywhere.
+/// written anywhere. Local mistakes (a bad target or range, an operation a
+/// type does not support, conflicting epochs) have variants of their own.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -25,16 +26,62 @@ pub enum Error {
         /// The implementation's text for the code.
         message: String,
     },
-    /// An argument was invalid on some rank; every rank of the collective call
-    /// returns this same error.
-    #[error("invalid argument (found on rank {rank}): {message}")]
+    /// An argument was invalid; every rank of the collective call returns
+    /// this same error.
+    #[error("invalid argument{}: {message}", found_on(*rank))]
     Invalid {
-        /// The lowest rank of the communicator that found the problem.
-        rank: i32,
+        /// The lowest rank that found the problem in its own arguments, or
+        /// `None` when the ranks found it together (their arguments disagree).
+        rank: Option<i32>,
         /// What was wrong.
         message: String,
     },
-    /// A local (non-collective) call got an argument it cannot use.
+    /// A rank outside the group of the window or communicator.
+    #[error("rank {rank} is outside the group of {size} ranks")]
+    NoSuchRank {
+        /// The rank asked for.
+        rank: i32,
+        /// The size of the group.
+        size: i32,
+    },
+    /// Elements outside a rank's segment of a window.
+    #[error("elements {disp}..{} are outside rank {target}'s segment of {len}", disp.saturating_add(*count))]
+    OutOfRange {
+        /// The target rank.
+        target: i32,
+        /// The first element asked for.
+        disp: usize,
+        /// How many elements.
+        count: usize,
+        /// The length of the target's segment.
+        len: usize,
+    },
+    /// An operation that MPI does not define for the element type (bitwise
+    /// operations and compare-and-swap on floating point).
+    #[error("{operation} is only defined for integer types, not {element}")]
+    Unsupported {
+        /// The operation.
+        operation: &'static str,
+        /// The element type (`"float64"`, …).
+        element: &'static str,
+    },
+    /// An epoch was opened while a conflicting one is open on the window, or
+    /// an operation named a target its epoch does not reach.
+    #[error("{0}")]
+    Epoch(String),
+    /// Buffers that must have the same length do not.
+    #[error("{what} need equal lengths, got {left} and {right}")]
+    LengthMismatch {
+        /// Which buffers.
+        what: &'static str,
+        /// The first length.
+        left: usize,
+        /// The second length.
+        right: usize,
+    },
+    /// A local (non-collective) call got an argument it cannot use, of a kind
+    /// without a variant of its own (a slab that does not fit a local array,
+    /// a size that does not fit in memory).
     #[error("{0}")]
     Usage(String),
     /// The object was already closed.
@@ -138,7 +185,10 @@ impl Finding {
     /// The error every rank returns, naming the rank that found it.
     pub(crate) fn into_error(self, rank: i32) -> Error {
         match self {
-            Finding::Invalid(message) => Error::Invalid { rank, message },
+            Finding::Invalid(message) => Error::Invalid {
+                rank: Some(rank),
+                message,
+            },
             Finding::Exhausted(resource, message) => Error::Exhausted {
                 rank,
                 resource,
@@ -146,6 +196,11 @@ impl Finding {
             },
         }
     }
+}
+
+/// `" (found on rank R)"`, or nothing.
+fn found_on(rank: Option<i32>) -> String {
+    rank.map_or(String::new(), |r| format!(" (found on rank {r})"))
 }
 
 /// The result type of `shm-core`.

@@ -30,6 +30,7 @@ mod memory;
 pub mod shared;
 mod slab;
 mod split;
+#[doc(hidden)]
 pub mod sys;
 pub mod topology;
 pub mod window;

@@ -8,7 +8,7 @@
 /// trailing dimensions. Copying run by run keeps large slabs at `memcpy`
 /// speed.
 #[derive(Debug, Clone)]
-pub(crate) struct SlabLayout {
+pub(crate) struct SlabGeometry {
     strides: Vec<usize>,
     offset: Vec<usize>,
     extent: Vec<usize>,
@@ -18,7 +18,7 @@ pub(crate) struct SlabLayout {
     len: usize,
 }
 
-impl SlabLayout {
+impl SlabGeometry {
     /// The caller has checked `offset[d] + extent[d] <= shape[d]` for all `d`.
     pub(crate) fn new(shape: &[usize], offset: &[usize], extent: &[usize]) -> Self {
         let ndim = shape.len();
@@ -31,7 +31,7 @@ impl SlabLayout {
             k -= 1;
         }
         let run_len = if ndim == 0 { 1 } else { extent[k] * strides[k] };
-        SlabLayout {
+        SlabGeometry {
             strides,
             offset: offset.to_vec(),
             extent: extent.to_vec(),
@@ -89,7 +89,7 @@ mod tests {
     use super::*;
 
     fn flat_indices(shape: &[usize], offset: &[usize], extent: &[usize]) -> Vec<usize> {
-        let layout = SlabLayout::new(shape, offset, extent);
+        let layout = SlabGeometry::new(shape, offset, extent);
         let mut out = Vec::new();
         layout.for_each_piece(0, layout.len(), |flat, _, n| out.extend(flat..flat + n));
         out
@@ -106,7 +106,7 @@ mod tests {
 
     #[test]
     fn full_trailing_dims_merge_into_one_run() {
-        let layout = SlabLayout::new(&[4, 2, 3], &[1, 0, 0], &[2, 2, 3]);
+        let layout = SlabGeometry::new(&[4, 2, 3], &[1, 0, 0], &[2, 2, 3]);
         assert!(layout.is_contiguous());
         assert_eq!(
             flat_indices(&[4, 2, 3], &[1, 0, 0], &[2, 2, 3]),
@@ -116,7 +116,7 @@ mod tests {
 
     #[test]
     fn pieces_split_at_run_boundaries() {
-        let layout = SlabLayout::new(&[3, 5], &[0, 2], &[3, 2]);
+        let layout = SlabGeometry::new(&[3, 5], &[0, 2], &[3, 2]);
         let mut pieces = Vec::new();
         layout.for_each_piece(1, 4, |flat, slab, n| pieces.push((flat, slab, n)));
         assert_eq!(pieces, vec![(3, 1, 1), (7, 2, 2), (12, 4, 1)]);

@@ -83,7 +83,7 @@ pub fn run(ctx: &mut Ctx) -> Result<()> {
     if ctx.op("create-close") {
         let n = 1_000;
         let samples = ctx.measure(Who::AllBarrier, ctx.cfg.plan_slow(), || {
-            let mut shm = MpiShared::<f64>::new(&[n], world)?;
+            let shm = MpiShared::<f64>::new(&[n], world)?;
             shm.close()?;
             Ok(())
         })?;
@@ -99,7 +99,7 @@ pub fn run(ctx: &mut Ctx) -> Result<()> {
         };
         let alive: RefCell<Vec<MpiShared<f64>>> = RefCell::new(Vec::with_capacity(count));
         let close_all = || -> Result<()> {
-            for mut shm in alive.borrow_mut().drain(..) {
+            for shm in alive.borrow_mut().drain(..) {
                 shm.close()?;
             }
             Ok(())

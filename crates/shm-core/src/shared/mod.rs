@@ -20,7 +20,7 @@ mod replicate;
 
 use crate::element::Element;
 use crate::error::{Error, Result};
-use crate::slab::SlabLayout;
+use crate::slab::SlabGeometry;
 use crate::topology::NodeTopology;
 use mpi::topology::Communicator;
 use ndarray::{ArrayBase, ArrayViewD, Data, Dimension, IxDyn};
@@ -200,16 +200,23 @@ impl<T: Element> MpiShared<T> {
         comm.all_reduce_min(&mut v)?;
         let differs = |k: usize| v[1 + 2 * k] != -v[2 + 2 * k];
         if differs(0) || differs(1) || differs(2) {
-            let message = format!(
-                "ranks passed different shapes or element types to MpiShared::new; rank 0 passed shape {:?} of {}",
-                shape,
-                T::NAME
-            );
-            return comm.resolve_agreement(0, Some(message)).map(|_| 0);
+            // Rank 0's words, so that every rank says the same.
+            let message = comm.broadcast_string(
+                0,
+                &format!(
+                    "ranks passed different shapes or element types to MpiShared::new; rank 0 passed shape {:?} of {}",
+                    shape,
+                    T::NAME
+                ),
+            )?;
+            return Err(Error::Invalid {
+                rank: None,
+                message,
+            });
         }
         if differs(3) || differs(4) {
             return Err(Error::Invalid {
-                rank: 0,
+                rank: None,
                 message: format!(
                     "the ranks hold different arrays of this communicator ({live} here): arrays \
                      must be created and closed (or dropped) in the same order on every rank"
@@ -254,7 +261,7 @@ impl<T: Element> MpiShared<T> {
                     .0
                     .ok_or_else(|| Error::Usage("a local MpiShared needs data to set".into()))?;
                 check_slab(&shape, &data, offset).map_err(Error::Usage)?;
-                let layout = SlabLayout::new(&shape, offset, data.shape());
+                let layout = SlabGeometry::new(&shape, offset, data.shape());
                 let data = data.as_standard_layout();
                 let src = data.as_slice().expect("standard layout is contiguous");
                 layout.for_each_piece(0, layout.len(), |flat, at, n| {
@@ -338,7 +345,11 @@ impl<T: Element> MpiShared<T> {
     /// communication: the last process of each node to close zeroes the
     /// memory for the next array). Dropping the array does the same but
     /// cannot report errors.
-    pub fn close(&mut self) -> Result<()> {
+    pub fn close(mut self) -> Result<()> {
+        self.release()
+    }
+
+    fn release(&mut self) -> Result<()> {
         match std::mem::replace(&mut self.store, Store::Closed) {
             Store::Node(copy) => {
                 let node_size = copy.topology.node_comm().size() as usize;
@@ -359,7 +370,7 @@ impl<T: Element> Drop for MpiShared<T> {
             std::mem::forget(std::mem::replace(&mut self.store, Store::Closed));
             return;
         }
-        let _ = self.close();
+        let _ = self.release();
     }
 }
 

@@ -29,7 +29,7 @@ use super::header::{Header, HEADER_BYTES};
 use crate::comm::OwnedComm;
 use crate::error::{Error, Finding, Resource, Result};
 use crate::memory;
-use crate::window::{LockedSharedWindow, SharedWindow};
+use crate::window::{LockedSharedWindow, Rma, SharedWindow};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 

@@ -33,7 +33,7 @@ use super::NodeCopy;
 use crate::comm::OwnedComm;
 use crate::element::Element;
 use crate::error::{Error, Result};
-use crate::slab::SlabLayout;
+use crate::slab::SlabGeometry;
 use ndarray::ArrayViewD;
 
 /// The size of the agreement's reduction: the protocol's words, then as much
@@ -56,7 +56,7 @@ const STAGE_BYTES: usize = 16 << 20;
 /// The outcome of the agreement step of a write.
 pub(super) struct Plan {
     source: i32,
-    layout: SlabLayout,
+    layout: SlabGeometry,
     /// The slab's bytes in C order, when it travelled with the agreement.
     inline: Option<Vec<u8>>,
 }
@@ -134,11 +134,14 @@ pub(super) fn plan<T: Element>(
     };
     if let Some(message) = sources_problem {
         // Every rank reached the same verdict from the same reduction.
-        return Err(Error::Invalid { rank: 0, message });
+        return Err(Error::Invalid {
+            rank: None,
+            message,
+        });
     }
     let offset: Vec<usize> = v[3..3 + ndim].iter().map(|&x| x as usize).collect();
     let extent: Vec<usize> = v[3 + ndim..payload].iter().map(|&x| x as usize).collect();
-    let layout = SlabLayout::new(shape, &offset, &extent);
+    let layout = SlabGeometry::new(shape, &offset, &extent);
     let slab_bytes = layout.len() * std::mem::size_of::<T>();
     let inline = (slab_bytes <= inline_max).then(|| {
         let words: &[u8] = bytemuck::cast_slice(&v[payload..]);
@@ -225,7 +228,7 @@ fn wait<T: Element>(copy: &NodeCopy<T>, header: &Header, seq: u64) -> Result<()>
 
 /// Stores slab elements `start .. start + src.len()` (C order of the slab)
 /// into the node copy.
-fn store<T: Element>(copy: &NodeCopy<T>, layout: &SlabLayout, start: usize, n: usize, src: &[T]) {
+fn store<T: Element>(copy: &NodeCopy<T>, layout: &SlabGeometry, start: usize, n: usize, src: &[T]) {
     debug_assert_eq!(src.len(), n);
     // SAFETY: every piece lies inside the node copy (bounds agreed in
     // `plan`); this process is its node's only writer for this write, and
@@ -244,7 +247,7 @@ fn stage_len<T>() -> usize {
 /// from `src` when it is the source, else from its node's copy.
 fn send<T: Element>(
     copy: &NodeCopy<T>,
-    layout: &SlabLayout,
+    layout: &SlabGeometry,
     leaders: &OwnedComm,
     root: i32,
     src: Option<&[T]>,
@@ -278,7 +281,7 @@ fn send<T: Element>(
 /// Another node's leader: receives the slab into its node's copy.
 fn receive<T: Element>(
     copy: &NodeCopy<T>,
-    layout: &SlabLayout,
+    layout: &SlabGeometry,
     leaders: &OwnedComm,
     root: i32,
 ) -> Result<()> {

@@ -104,7 +104,7 @@ fn key() -> Result<c_int> {
                 "MPI_Comm_create_keyval",
             )?;
             check(
-                ffi::MPI_Comm_set_attr(ffi::RSMPI_COMM_SELF, marker, std::ptr::null_mut()),
+                ffi::MPI_Comm_set_attr(sys::COMM_SELF(), marker, std::ptr::null_mut()),
                 "MPI_Comm_set_attr",
             )?;
         }

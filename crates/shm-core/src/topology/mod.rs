@@ -223,5 +223,8 @@ fn check_layout<N: Communicator + ?Sized>(comm: &OwnedComm, node: &N) -> Result<
     let table = comm.all_gather(&row.to_words())?;
     let rows: Vec<Row> = table.chunks(Row::WORDS).map(Row::from_words).collect();
     // Every rank checks the same table: the same verdict everywhere.
-    Layout::check(&rows).map_err(|message| Error::Invalid { rank: 0, message })
+    Layout::check(&rows).map_err(|message| Error::Invalid {
+        rank: None,
+        message,
+    })
 }
