@@ -31,7 +31,8 @@
 //! # Errors
 //! Windows use `MPI_ERRORS_RETURN`. Targets and displacements are checked
 //! against the segment sizes gathered at creation, so an out-of-range access is
-//! an [`Error::OutOfRange`] (or [`Error::NoSuchRank`]) before it reaches MPI.
+//! an [`Error::OutOfRange`](crate::Error::OutOfRange) (or
+//! [`Error::NoSuchRank`](crate::Error::NoSuchRank)) before it reaches MPI.
 //!
 //! ```no_run
 //! use shm_core::window::{Rma, Window};
