@@ -24,12 +24,12 @@ OPENMPI := scripts/mpi.sh run openmpi
 MPICH := scripts/mpi.sh run mpich
 LAUNCH_OPENMPI := scripts/mpi.sh launch openmpi
 
-.PHONY: deps test test-mpi $(addprefix test-,$(MPIS)) test-large lint demo build clean
+.PHONY: deps test test-mpi $(addprefix test-,$(MPIS)) test-large lint package demo build clean
 
 deps:
 	@scripts/install-deps.sh
 
-test: deps lint $(addprefix test-,$(MPIS)) test-multinode
+test: deps lint package $(addprefix test-,$(MPIS)) test-multinode
 	@echo "make test: all tests passed on $(MPIS) (and across test hosts, unless skipped above)"
 
 test-mpi: deps
@@ -48,6 +48,17 @@ lint: deps
 	$(OPENMPI) cargo fmt --all -- --check
 	$(OPENMPI) cargo clippy --workspace --all-targets -- -D warnings
 	$(OPENMPI) env RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
+
+# The library crates as users get them: packaged and built from the packages
+# (cargo publish --dry-run, in dependency order); documented as docs.rs does
+# (DOCS_RS set and no mpicc: the shim is skipped and rsmpi finds the MPI
+# headers with pkg-config); and used by a program of one's own outside the
+# workspace, exactly as the README says (scripts/use-as-dependency.sh).
+package: deps
+	$(OPENMPI) cargo publish --dry-run --allow-dirty -p shm-core -p mpi-lock -p dsm-kv
+	$(OPENMPI) env DOCS_RS=1 MPICC=/nonexistent/mpicc CARGO_TARGET_DIR=target/docs-rs \
+	  RUSTDOCFLAGS="-D warnings" cargo doc -p shm-core -p mpi-lock -p dsm-kv --no-deps
+	$(OPENMPI) scripts/use-as-dependency.sh
 
 build: deps
 	$(OPENMPI) cargo build --release --workspace --all-targets
