@@ -69,7 +69,7 @@ demo: deps build
 	@if [ -f examples/lock_serialize.rs ]; then \
 	  echo "=== MpiLock: a section serialized across 4 ranks ==="; \
 	  $(LAUNCH_OPENMPI) 4 target/openmpi/release/examples/lock_serialize; fi
-	@if [ -f src/bin/dsm-demo.rs ]; then \
+	@if [ -f crates/dsm-demo/src/main.rs ]; then \
 	  echo "=== dsm-kv demo, 5 ranks ==="; \
 	  $(LAUNCH_OPENMPI) 5 target/openmpi/release/dsm-demo --size 20 --verbose; fi
 
@@ -102,7 +102,7 @@ bench-font:
 	[ -f $$f ] || echo "bench: no $$f (apt-get install fonts-dejavu-core, or set RMA_BENCH_FONT): no plots"
 
 bench: deps bench-font
-	$(OPENMPI) env CARGO_TARGET_DIR=$(BENCH_TARGET) cargo build --release --bin rma-bench
+	$(OPENMPI) env CARGO_TARGET_DIR=$(BENCH_TARGET) cargo build --release -p rma-bench
 	@mkdir -p $(BENCH_DIR)
 	@if [ -f $(BENCH_CSV) ]; then \
 	  grep -E '^suite,|^[^,]*,[^,]*,(pshmem|mpi4py),' $(BENCH_CSV) > $(BENCH_CSV).keep || true; \

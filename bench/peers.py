@@ -3,7 +3,7 @@ rules and the same suite/op names, appended to the same CSV.
 
     mpirun -np 4 python bench/peers.py --out target/bench/results.csv [--quick]
 
-Rules (as in src/bin/rma_bench/harness.rs): a warm-up, then many iterations
+Rules (as in crates/rma-bench/src/harness.rs): a warm-up, then many iterations
 each timed on its own; median and 10th/90th percentiles (linear
 interpolation). Collective operations start each iteration after a barrier and
 take the slowest rank's time; rank-0 operations take rank 0's samples while

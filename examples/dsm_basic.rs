@@ -5,20 +5,22 @@
 //! mpirun -np 4 target/debug/examples/dsm_basic
 //! ```
 
-#[path = "../src/bin/cli/mod.rs"]
-mod cli;
-
 use dsm_kv::Var;
 use mpi::traits::*;
 
-const USAGE: &str = "usage: mpirun -np <ranks, at least 2> dsm_basic
-
-The seed README's example on the distributed memory (add, read, map,
-reduce, filter, free), then every rank writes one element of a shared list.
-Takes no arguments.";
+/// The seed README's example on the distributed memory (add, read, map,
+/// reduce, filter, free), then every rank writes one element of a shared
+/// list. Takes no arguments.
+#[derive(clap::Parser)]
+#[command(
+    name = "dsm_basic",
+    override_usage = "mpirun -np <ranks, at least 2> dsm_basic"
+)]
+struct Args;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    cli::parse_or_exit("dsm_basic", USAGE, cli::no_arguments);
+    // Before MPI_Init: a bad command line fails at once, launcher or not.
+    let Args = mpi_cli::parse();
     let universe = mpi::initialize().ok_or("MPI was already initialised")?;
     let world = universe.world();
     // Collective: every rank but 0 lends 10 slots.

@@ -11,22 +11,24 @@
 //! is the lock's ticket: the order in which the requests reached the waiting
 //! list, which is the order in which the lock is granted.
 
-#[path = "../src/bin/cli/mod.rs"]
-mod cli;
-
 use mpi::collective::SystemOperation;
 use mpi::traits::*;
 use mpi_lock::MpiLock;
 use std::io::Write;
 use std::time::Duration;
 
-const USAGE: &str = "usage: mpirun -np <ranks> lock_serialize
-
-Every rank takes an MpiLock twice and prints its turn while holding it.
-Takes no arguments.";
+/// Every rank takes an MpiLock twice and prints its turn while holding it.
+/// Takes no arguments.
+#[derive(clap::Parser)]
+#[command(
+    name = "lock_serialize",
+    override_usage = "mpirun -np <ranks> lock_serialize"
+)]
+struct Args;
 
 fn main() -> anyhow::Result<()> {
-    cli::parse_or_exit("lock_serialize", USAGE, cli::no_arguments);
+    // Before MPI_Init: a bad command line fails at once, launcher or not.
+    let Args = mpi_cli::parse();
     let universe =
         mpi::initialize().ok_or_else(|| anyhow::anyhow!("MPI was already initialised"))?;
     let world = universe.world();

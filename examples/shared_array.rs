@@ -6,20 +6,23 @@
 //! mpirun -np 4 target/release/examples/shared_array
 //! ```
 
-#[path = "../src/bin/cli/mod.rs"]
-mod cli;
-
 use mpi::traits::*;
 use ndarray::array;
 use shm_core::MpiShared;
 
-const USAGE: &str = "usage: mpirun -np <ranks> shared_array
-
-pshmem's README example: a (3, 5) array of f64 replicated on every node,
-written by set and assign, printed by every rank. Takes no arguments.";
+/// pshmem's README example: a (3, 5) array of f64 replicated on every
+/// node, written by set and assign, printed by every rank. Takes no
+/// arguments.
+#[derive(clap::Parser)]
+#[command(
+    name = "shared_array",
+    override_usage = "mpirun -np <ranks> shared_array"
+)]
+struct Args;
 
 fn main() -> anyhow::Result<()> {
-    cli::parse_or_exit("shared_array", USAGE, cli::no_arguments);
+    // Before MPI_Init: a bad command line fails at once, launcher or not.
+    let Args = mpi_cli::parse();
     let universe =
         mpi::initialize().ok_or_else(|| anyhow::anyhow!("MPI is already initialised"))?;
     shm_core::abort_on_panic();

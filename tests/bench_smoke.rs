@@ -1,10 +1,13 @@
-//! A smoke run of the benchmark harness: every suite with `--quick` (tiny
-//! iteration counts) at 2 ranks, checking the CSV it appends. Timings are
-//! never asserted; the benchmark itself is `make bench`.
+//! A smoke run of the benchmark harness (`crates/rma-bench`, built by
+//! [`common::programs`]): every suite with `--quick` (tiny iteration counts)
+//! at 2 ranks, checking the CSV it appends. Timings are never asserted; the
+//! benchmark itself is `make bench`.
 
 mod common;
 
-const BENCH: &str = env!("CARGO_BIN_EXE_rma-bench");
+use std::path::PathBuf;
+
+/// The CSV's columns, as `bench/peers.py` and existing files have them.
 const HEADER: &str = "suite,op,impl,ranks,size,median_us,p10_us,p90_us,throughput_mb_s,count";
 
 fn temp_csv(name: &str) -> std::path::PathBuf {
@@ -15,12 +18,17 @@ fn temp_csv(name: &str) -> std::path::PathBuf {
     path
 }
 
+fn bench() -> PathBuf {
+    common::programs::binary("rma-bench", "rma-bench")
+}
+
 #[test]
 fn every_suite_writes_rows() {
+    let bench = bench();
     let csv = temp_csv("results.csv");
     let (ok, output) = common::mpirun(
         2,
-        BENCH,
+        bench.to_str().unwrap(),
         &["--quick", "--suite", "all", "--out", csv.to_str().unwrap()],
         &[],
     );
@@ -76,7 +84,7 @@ fn every_suite_writes_rows() {
     }
 
     // The report step reads the CSV back and writes the Markdown table.
-    let out = std::process::Command::new(BENCH)
+    let out = std::process::Command::new(&bench)
         .args(["report", csv.to_str().unwrap()])
         .output()
         .unwrap();
@@ -91,18 +99,19 @@ fn every_suite_writes_rows() {
 
 #[test]
 fn bad_arguments_print_usage_and_fail() {
+    let bench = bench();
     for args in [
         &["--suite", "nope"][..],
         &["--frobnicate"],
         &["--out"],
         &["report"],
     ] {
-        let out = std::process::Command::new(BENCH)
+        let out = std::process::Command::new(&bench)
             .args(args)
             .output()
             .unwrap();
         assert!(!out.status.success(), "{args:?} succeeded");
         let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.contains("usage: rma-bench"), "{args:?}: {err}");
+        assert!(err.contains("Usage: rma-bench"), "{args:?}: {err}");
     }
 }

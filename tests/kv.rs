@@ -421,7 +421,8 @@ fn demo_prints_the_four_lines() {
     if common::is_child() {
         return;
     }
-    let demo = env!("CARGO_BIN_EXE_dsm-demo");
+    let demo = common::programs::binary("dsm-demo", "dsm-demo");
+    let demo = demo.to_str().unwrap();
     let (ok, out) = common::mpirun(5, demo, &["--size", "20", "--verbose"], &[]);
     assert!(ok, "{out}");
     for line in [
@@ -452,9 +453,9 @@ fn demo_prints_the_four_lines() {
     // Bad arguments: usage and a non-zero exit on every rank, no hang.
     let (ok, out) = common::mpirun(5, demo, &["--size", "ten"], &[]);
     assert!(!ok, "{out}");
-    assert!(out.contains("usage:") && out.contains("--size"), "{out}");
+    assert!(out.contains("Usage:") && out.contains("--size"), "{out}");
     assert_eq!(
-        out.matches("usage:").count(),
+        out.matches("Usage:").count(),
         1,
         "only rank 0 prints: {out}"
     );

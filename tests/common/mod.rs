@@ -15,6 +15,7 @@
 
 pub mod arrays;
 pub mod leftovers;
+pub mod programs;
 
 use std::io::Write;
 use std::process::{Command, Stdio};

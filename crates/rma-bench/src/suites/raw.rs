@@ -2,6 +2,7 @@
 //! no local completion of our own) on one 8-byte `i64` per rank, and a plain
 //! `memcpy` of the bytes the shm-core suite moves.
 
+use super::Op;
 use crate::harness::{Ctx, Reduce, Who};
 use anyhow::{ensure, Result};
 use mpi::ffi;
@@ -10,19 +11,20 @@ use shm_core::{sys, Window};
 use std::hint::black_box;
 use std::os::raw::c_void;
 
-pub const OPS: [&str; 9] = [
-    "put-flush",
-    "get-flush",
-    "acc-flush",
-    "fop-flush",
-    "cas-flush",
-    "win-lock-unlock-uncontended",
-    "win-lock-unlock-contended",
-    "bcast",
-    "memcpy",
+/// The suite's operations, in the order it runs them.
+pub const OPS: [Op; 9] = [
+    Op::PutFlush,
+    Op::GetFlush,
+    Op::AccFlush,
+    Op::FopFlush,
+    Op::CasFlush,
+    Op::WinLockUnlockUncontended,
+    Op::WinLockUnlockContended,
+    Op::Bcast,
+    Op::Memcpy,
 ];
 
-fn ok(code: i32, what: &str) -> Result<()> {
+fn ok(code: i32, what: impl std::fmt::Display) -> Result<()> {
     ensure!(
         code == sys::SUCCESS(),
         "{what} failed with MPI error {code}"
@@ -30,8 +32,8 @@ fn ok(code: i32, what: &str) -> Result<()> {
     Ok(())
 }
 
+/// Runs the suite's selected operations (collective).
 pub fn run(ctx: &mut Ctx) -> Result<()> {
-    ctx.suite("raw", &OPS);
     let win = Window::<i64>::allocate(ctx.world, 1)?;
     let raw = win.as_raw();
     let target = ctx.size - 1;
@@ -40,8 +42,8 @@ pub fn run(ctx: &mut Ctx) -> Result<()> {
     // One-sided 8-byte operations from rank 0 to the last rank, each followed
     // by MPI_Win_flush, inside one MPI_Win_lock_all epoch opened by rank 0.
     type RmaOp = fn(ffi::MPI_Win, i32, &mut i64) -> i32;
-    let rma: [(&str, RmaOp); 4] = [
-        ("put-flush", |win, target, v| {
+    let rma: [(Op, RmaOp); 4] = [
+        (Op::PutFlush, |win, target, v| {
             // SAFETY: `v` lives until the flush that follows the call; the
             // target segment holds one i64 at displacement 0.
             unsafe {
@@ -57,7 +59,7 @@ pub fn run(ctx: &mut Ctx) -> Result<()> {
                 )
             }
         }),
-        ("get-flush", |win, target, v| {
+        (Op::GetFlush, |win, target, v| {
             // SAFETY: as for put: `v` receives one i64 and outlives the flush.
             unsafe {
                 ffi::MPI_Get(
@@ -72,7 +74,7 @@ pub fn run(ctx: &mut Ctx) -> Result<()> {
                 )
             }
         }),
-        ("acc-flush", |win, target, v| {
+        (Op::AccFlush, |win, target, v| {
             // SAFETY: as for put.
             unsafe {
                 ffi::MPI_Accumulate(
@@ -88,7 +90,7 @@ pub fn run(ctx: &mut Ctx) -> Result<()> {
                 )
             }
         }),
-        ("fop-flush", |win, target, v| {
+        (Op::FopFlush, |win, target, v| {
             let one = 1i64;
             // SAFETY: `one` and `v` outlive the flush that follows.
             unsafe {
@@ -132,7 +134,7 @@ pub fn run(ctx: &mut Ctx) -> Result<()> {
     // osc/rdma over btl/vader crashes the target on 64-bit
     // MPI_Compare_and_swap (open-mpi/ompi#7967, #11349), which is also why
     // MpiLock keeps 32-bit words.
-    if ctx.op("cas-flush") {
+    if ctx.op(Op::CasFlush) {
         let win32 = Window::<i32>::allocate(ctx.world, 1)?;
         let raw32 = win32.as_raw();
         if ctx.rank == 0 {
@@ -166,7 +168,7 @@ pub fn run(ctx: &mut Ctx) -> Result<()> {
             ok(rc, "MPI_Win_unlock_all")?;
         }
         ctx.record(
-            "cas-flush",
+            Op::CasFlush,
             "raw-mpi",
             Some(1),
             &samples?,
@@ -184,10 +186,10 @@ pub fn run(ctx: &mut Ctx) -> Result<()> {
         let rc = unsafe { ffi::MPI_Win_unlock(target, raw) };
         ok(rc, "MPI_Win_unlock")
     };
-    if ctx.op("win-lock-unlock-uncontended") {
+    if ctx.op(Op::WinLockUnlockUncontended) {
         let samples = ctx.measure(Who::Rank0, plan, || lock_unlock(target))?;
         ctx.record(
-            "win-lock-unlock-uncontended",
+            Op::WinLockUnlockUncontended,
             "raw-mpi",
             None,
             &samples,
@@ -195,10 +197,10 @@ pub fn run(ctx: &mut Ctx) -> Result<()> {
             None,
         );
     }
-    if ctx.op("win-lock-unlock-contended") {
+    if ctx.op(Op::WinLockUnlockContended) {
         let samples = ctx.measure(Who::All, ctx.cfg.plan_slow(), || lock_unlock(0))?;
         ctx.record(
-            "win-lock-unlock-contended",
+            Op::WinLockUnlockContended,
             "raw-mpi",
             None,
             &samples,
@@ -208,7 +210,7 @@ pub fn run(ctx: &mut Ctx) -> Result<()> {
     }
     drop(win);
 
-    if ctx.op("bcast") {
+    if ctx.op(Op::Bcast) {
         for n in ctx.cfg.sizes() {
             let mut buf = vec![1.0f64; n];
             let root = ctx.world.process_at_rank(0);
@@ -217,7 +219,7 @@ pub fn run(ctx: &mut Ctx) -> Result<()> {
                 Ok(())
             })?;
             ctx.record(
-                "bcast",
+                Op::Bcast,
                 "raw-mpi",
                 Some(n),
                 &samples,
@@ -226,7 +228,7 @@ pub fn run(ctx: &mut Ctx) -> Result<()> {
             );
         }
     }
-    if ctx.op("memcpy") {
+    if ctx.op(Op::Memcpy) {
         for n in ctx.cfg.sizes() {
             let src = vec![1.5f64; n];
             let mut dst = vec![0.0f64; n];
@@ -236,7 +238,7 @@ pub fn run(ctx: &mut Ctx) -> Result<()> {
                 Ok(())
             })?;
             ctx.record(
-                "memcpy",
+                Op::Memcpy,
                 "memcpy",
                 Some(n),
                 &samples,

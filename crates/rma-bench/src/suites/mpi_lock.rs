@@ -6,24 +6,26 @@
 //! ranks idle. The contended one has every rank lock and unlock in a loop;
 //! each acquisition by any rank is one sample.
 
+use super::Op;
 use crate::harness::{Ctx, Reduce, Who};
 use anyhow::{ensure, Result};
 use mpi::collective::SystemOperation;
 use mpi::traits::*;
 use mpi_lock::MpiLock;
 
-pub const OPS: [&str; 4] = [
-    "lock-unlock-uncontended",
-    "lock-unlock-contended",
-    "try-lock",
-    "remote-ops-per-acquire",
+/// The suite's operations, in the order it runs them.
+pub const OPS: [Op; 4] = [
+    Op::LockUnlockUncontended,
+    Op::LockUnlockContended,
+    Op::TryLock,
+    Op::RemoteOpsPerAcquire,
 ];
 
+/// Runs the suite's selected operations (collective).
 pub fn run(ctx: &mut Ctx) -> Result<()> {
-    ctx.suite("mpi-lock", &OPS);
     let world = ctx.world;
     let root = ctx.size - 1;
-    if ctx.op("lock-unlock-uncontended") {
+    if ctx.op(Op::LockUnlockUncontended) {
         let lock = MpiLock::with_root(world, root)?;
         let samples = ctx.measure(Who::Rank0, ctx.cfg.plan(None), || {
             lock.lock()?.unlock()?;
@@ -31,7 +33,7 @@ pub fn run(ctx: &mut Ctx) -> Result<()> {
         })?;
         lock.close()?;
         ctx.record(
-            "lock-unlock-uncontended",
+            Op::LockUnlockUncontended,
             "ours",
             None,
             &samples,
@@ -39,7 +41,7 @@ pub fn run(ctx: &mut Ctx) -> Result<()> {
             None,
         );
     }
-    if ctx.op("lock-unlock-contended") {
+    if ctx.op(Op::LockUnlockContended) {
         let lock = MpiLock::with_root(world, root)?;
         let samples = ctx.measure(Who::All, ctx.cfg.plan_slow(), || {
             lock.lock()?.unlock()?;
@@ -47,7 +49,7 @@ pub fn run(ctx: &mut Ctx) -> Result<()> {
         })?;
         lock.close()?;
         ctx.record(
-            "lock-unlock-contended",
+            Op::LockUnlockContended,
             "ours",
             None,
             &samples,
@@ -55,7 +57,7 @@ pub fn run(ctx: &mut Ctx) -> Result<()> {
             None,
         );
     }
-    if ctx.op("try-lock") {
+    if ctx.op(Op::TryLock) {
         let lock = MpiLock::with_root(world, root)?;
         let samples = ctx.measure(Who::Rank0, ctx.cfg.plan(None), || {
             let guard = lock.try_lock()?;
@@ -67,9 +69,9 @@ pub fn run(ctx: &mut Ctx) -> Result<()> {
             Ok(())
         })?;
         lock.close()?;
-        ctx.record("try-lock", "ours", None, &samples, Reduce::Rank0, None);
+        ctx.record(Op::TryLock, "ours", None, &samples, Reduce::Rank0, None);
     }
-    if ctx.op("remote-ops-per-acquire") {
+    if ctx.op(Op::RemoteOpsPerAcquire) {
         // Every rank locks and unlocks in a loop (the contended pattern);
         // the count is the remote RMA operations of all ranks divided by all
         // acquisitions, from the lock's own counters.
@@ -85,7 +87,7 @@ pub fn run(ctx: &mut Ctx) -> Result<()> {
         world.all_reduce_into(&local[..], &mut total[..], SystemOperation::sum());
         lock.close()?;
         ensure!(total[1] > 0.0, "no acquisitions counted");
-        ctx.record_count("remote-ops-per-acquire", "ours", total[0] / total[1]);
+        ctx.record_count(Op::RemoteOpsPerAcquire, "ours", total[0] / total[1]);
     }
     Ok(())
 }

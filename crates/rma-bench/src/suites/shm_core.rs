@@ -3,28 +3,31 @@
 //! Every operation is collective, so each iteration starts after a barrier
 //! and lasts until the slowest rank returns ([`Reduce::Max`]).
 
-use crate::harness::{Ctx, Plan, Reduce, Who};
+use super::Op;
+use crate::config::Plan;
+use crate::harness::{Ctx, Reduce, Who};
 use anyhow::Result;
 use shm_core::{MpiShared, Slab};
 use std::cell::RefCell;
 use std::hint::black_box;
 
-pub const OPS: [&str; 5] = [
-    "set",
-    "set-single-source",
-    "read-view",
-    "create-close",
-    "create-10000",
+/// The suite's operations, in the order it runs them.
+pub const OPS: [Op; 5] = [
+    Op::Set,
+    Op::SetSingleSource,
+    Op::ReadView,
+    Op::CreateClose,
+    Op::Create10000,
 ];
 
 /// Arrays alive at once in `create-10000`.
 const MANY: usize = 10_000;
 
+/// Runs the suite's selected operations (collective).
 pub fn run(ctx: &mut Ctx) -> Result<()> {
-    ctx.suite("shm-core", &OPS);
     let world = ctx.world;
     let rank = ctx.rank;
-    for (op, single) in [("set", false), ("set-single-source", true)] {
+    for (op, single) in [(Op::Set, false), (Op::SetSingleSource, true)] {
         if !ctx.op(op) {
             continue;
         }
@@ -52,7 +55,7 @@ pub fn run(ctx: &mut Ctx) -> Result<()> {
             ctx.record(op, "ours", Some(n), &samples, Reduce::Max, Some(n * 8));
         }
     }
-    if ctx.op("read-view") {
+    if ctx.op(Op::ReadView) {
         let n = 1_000_000;
         let mut shm = MpiShared::<f64>::new(&[n], world)?;
         let data = vec![1.0f64; n];
@@ -72,7 +75,7 @@ pub fn run(ctx: &mut Ctx) -> Result<()> {
         })?;
         shm.close()?;
         ctx.record(
-            "read-view",
+            Op::ReadView,
             "ours",
             Some(n),
             &samples,
@@ -80,16 +83,23 @@ pub fn run(ctx: &mut Ctx) -> Result<()> {
             Some(n * 8),
         );
     }
-    if ctx.op("create-close") {
+    if ctx.op(Op::CreateClose) {
         let n = 1_000;
         let samples = ctx.measure(Who::AllBarrier, ctx.cfg.plan_slow(), || {
             let shm = MpiShared::<f64>::new(&[n], world)?;
             shm.close()?;
             Ok(())
         })?;
-        ctx.record("create-close", "ours", Some(n), &samples, Reduce::Max, None);
+        ctx.record(
+            Op::CreateClose,
+            "ours",
+            Some(n),
+            &samples,
+            Reduce::Max,
+            None,
+        );
     }
-    if ctx.op("create-10000") {
+    if ctx.op(Op::Create10000) {
         // One sample: 10,000 (5, 5) arrays created on one communicator and
         // kept alive (closing the previous batch is untimed).
         let count = if ctx.cfg.quick { MANY / 10 } else { MANY };
@@ -113,7 +123,7 @@ pub fn run(ctx: &mut Ctx) -> Result<()> {
         })?;
         close_all()?;
         ctx.record(
-            "create-10000",
+            Op::Create10000,
             "ours",
             Some(count),
             &samples,

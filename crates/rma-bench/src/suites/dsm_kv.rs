@@ -4,27 +4,29 @@
 //! `put-flush` of suite `raw`; list operations (10^6 elements) with `memcpy`
 //! of the same bytes.
 
+use super::Op;
 use crate::harness::{Ctx, Reduce, Who};
 use anyhow::{ensure, Result};
 use dsm_kv::{init_memory_with, Config, Var};
 use std::cell::Cell;
 use std::hint::black_box;
 
-pub const OPS: [&str; 7] = [
-    "add",
-    "read-int",
-    "modify",
-    "read-list",
-    "map",
-    "reduce",
-    "filter",
+/// The suite's operations, in the order it runs them.
+pub const OPS: [Op; 7] = [
+    Op::Add,
+    Op::ReadInt,
+    Op::Modify,
+    Op::ReadList,
+    Op::Map,
+    Op::Reduce,
+    Op::Filter,
 ];
 
 /// The list length of the bulk operations.
 const LIST: usize = 1_000_000;
 
+/// Runs the suite's selected operations (collective).
 pub fn run(ctx: &mut Ctx) -> Result<()> {
-    ctx.suite("dsm-kv", &OPS);
     ensure!(
         ctx.size >= 2,
         "dsm-kv needs at least 2 ranks (a master and a host)"
@@ -42,7 +44,7 @@ pub fn run(ctx: &mut Ctx) -> Result<()> {
     let point = ctx.cfg.plan(None);
     let bulk = ctx.cfg.plan(Some(LIST));
 
-    if ctx.op("add") {
+    if ctx.op(Op::Add) {
         // Adds an integer; the previous one is freed, untimed, before each
         // iteration so that the memory does not fill up.
         let last: Cell<Option<Var>> = Cell::new(None);
@@ -63,9 +65,9 @@ pub fn run(ctx: &mut Ctx) -> Result<()> {
         if let Some(v) = last.take() {
             mem.free(v)?;
         }
-        ctx.record("add", "ours", Some(1), &samples, Reduce::Rank0, Some(8));
+        ctx.record(Op::Add, "ours", Some(1), &samples, Reduce::Rank0, Some(8));
     }
-    if ctx.op("read-int") {
+    if ctx.op(Op::ReadInt) {
         let var = if ctx.rank == 0 {
             Some(mem.add(42i64)?)
         } else {
@@ -83,7 +85,7 @@ pub fn run(ctx: &mut Ctx) -> Result<()> {
             mem.free(v)?;
         }
         ctx.record(
-            "read-int",
+            Op::ReadInt,
             "ours",
             Some(1),
             &samples,
@@ -91,7 +93,7 @@ pub fn run(ctx: &mut Ctx) -> Result<()> {
             Some(8),
         );
     }
-    if ctx.op("modify") {
+    if ctx.op(Op::Modify) {
         let var = if ctx.rank == 0 {
             Some(mem.add(vec![0i64; 16])?)
         } else {
@@ -109,7 +111,14 @@ pub fn run(ctx: &mut Ctx) -> Result<()> {
         if let Some(v) = var {
             mem.free(v)?;
         }
-        ctx.record("modify", "ours", Some(1), &samples, Reduce::Rank0, Some(8));
+        ctx.record(
+            Op::Modify,
+            "ours",
+            Some(1),
+            &samples,
+            Reduce::Rank0,
+            Some(8),
+        );
     }
 
     // The bulk operations share one 10^6-element list (filter has its own).
@@ -119,7 +128,7 @@ pub fn run(ctx: &mut Ctx) -> Result<()> {
         None
     };
     let the = || var.expect("rank 0 added it");
-    if ctx.op("read-list") {
+    if ctx.op(Op::ReadList) {
         let samples = ctx.measure(Who::Rank0, bulk, || {
             let value = mem.read(&the())?;
             ensure!(
@@ -129,7 +138,7 @@ pub fn run(ctx: &mut Ctx) -> Result<()> {
             Ok(())
         })?;
         ctx.record(
-            "read-list",
+            Op::ReadList,
             "ours",
             Some(LIST),
             &samples,
@@ -137,13 +146,13 @@ pub fn run(ctx: &mut Ctx) -> Result<()> {
             Some(LIST * 8),
         );
     }
-    if ctx.op("map") {
+    if ctx.op(Op::Map) {
         let samples = ctx.measure(Who::Rank0, bulk, || {
             mem.map(&the(), |x| x.wrapping_add(1))?;
             Ok(())
         })?;
         ctx.record(
-            "map",
+            Op::Map,
             "ours",
             Some(LIST),
             &samples,
@@ -151,14 +160,14 @@ pub fn run(ctx: &mut Ctx) -> Result<()> {
             Some(LIST * 8),
         );
     }
-    if ctx.op("reduce") {
+    if ctx.op(Op::Reduce) {
         let samples = ctx.measure(Who::Rank0, bulk, || {
             let sum = mem.reduce(&the(), |a: i64, x| a.wrapping_add(x), 0)?;
             black_box(sum);
             Ok(())
         })?;
         ctx.record(
-            "reduce",
+            Op::Reduce,
             "ours",
             Some(LIST),
             &samples,
@@ -169,7 +178,7 @@ pub fn run(ctx: &mut Ctx) -> Result<()> {
     if let Some(v) = var {
         mem.free(v)?;
     }
-    if ctx.op("filter") {
+    if ctx.op(Op::Filter) {
         // Keeps the even elements (half the list); filter shrinks its input,
         // so a fresh list is added, untimed, before each iteration.
         let cur: Cell<Option<Var>> = Cell::new(None);
@@ -193,7 +202,7 @@ pub fn run(ctx: &mut Ctx) -> Result<()> {
             mem.free(v)?;
         }
         ctx.record(
-            "filter",
+            Op::Filter,
             "ours",
             Some(LIST),
             &samples,

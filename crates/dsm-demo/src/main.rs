@@ -7,50 +7,35 @@
 //!
 //! Rank 0 (the master) runs the steps; the other ranks lend memory and wait.
 
-#[path = "cli/mod.rs"]
-mod cli;
+#![warn(missing_docs)]
 
+use clap::Parser;
 use dsm_kv::{init_memory_with, Config, DistributedMemory, Var};
 use mpi::traits::*;
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::time::Instant;
 
-const USAGE: &str = "usage: mpirun -np <ranks, at least 2> dsm-demo --size <N> [--verbose]
-
-Stores the list 0..N in the distributed memory lent by ranks 1.., squares
-every element, removes the even ones and multiplies the remaining ones.
-
-  --size N     number of elements (required, N >= 0)
-  --verbose    print whole lists instead of a summary
-  --help       print this message";
-
-#[derive(Debug)]
+/// Stores the list 0..N in the distributed memory lent by ranks 1.., squares
+/// every element, removes the even ones and multiplies the remaining ones.
+#[derive(Parser, Debug)]
+#[command(
+    name = "dsm-demo",
+    override_usage = "mpirun -np <ranks, at least 2> dsm-demo --size <N> [--verbose]"
+)]
 struct Args {
+    /// Number of elements (0 or more)
+    #[arg(
+        short = 'n',
+        long,
+        value_name = "N",
+        value_parser = parse_size,
+        allow_negative_numbers = true
+    )]
     size: usize,
+    /// Print whole lists instead of a summary
+    #[arg(short, long)]
     verbose: bool,
-}
-
-/// `--help` is handled by [`cli::parse_or_exit`].
-fn parse(args: &[String]) -> Result<Args, String> {
-    let mut size = None;
-    let mut verbose = false;
-    let mut it = args.iter();
-    while let Some(arg) = it.next() {
-        match arg.as_str() {
-            "--verbose" | "-v" => verbose = true,
-            "--size" | "-n" => {
-                let value = it.next().ok_or_else(|| format!("{arg} needs a value"))?;
-                size = Some(parse_size(value)?);
-            }
-            other => match other.strip_prefix("--size=") {
-                Some(value) => size = Some(parse_size(value)?),
-                None => return Err(format!("unknown argument {other:?}")),
-            },
-        }
-    }
-    let size = size.ok_or("--size is required")?;
-    Ok(Args { size, verbose })
 }
 
 /// The list holds `0..N` as `i64`, so `N` must fit in one.
@@ -59,12 +44,7 @@ fn parse_size(value: &str) -> Result<usize, String> {
         .parse::<i64>()
         .ok()
         .and_then(|n| usize::try_from(n).ok())
-        .ok_or_else(|| {
-            format!(
-                "--size wants an integer from 0 to {}, not {value:?}",
-                i64::MAX
-            )
-        })
+        .ok_or_else(|| format!("wants an integer from 0 to {}", i64::MAX))
 }
 
 /// Step reports on stderr, for long runs at a terminal without --verbose.
@@ -157,7 +137,7 @@ fn master(mem: &DistributedMemory, args: &Args) -> anyhow::Result<()> {
 
 fn main() -> ExitCode {
     // Before MPI_Init: a bad command line fails at once, launcher or not.
-    let args = cli::parse_or_exit("dsm-demo", USAGE, parse);
+    let args: Args = mpi_cli::parse();
     let Some(universe) = mpi::initialize() else {
         eprintln!("dsm-demo: MPI was already initialised");
         return ExitCode::FAILURE;

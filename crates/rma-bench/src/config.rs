@@ -1,0 +1,88 @@
+//! The settings of a run, and how many iterations each operation gets.
+
+use crate::suites::{Op, Suite};
+use std::path::PathBuf;
+
+/// What the command line asked a run for.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The suites to run, in order, each once.
+    pub suites: Vec<Suite>,
+    /// Tiny iteration counts, for the smoke test.
+    pub quick: bool,
+    /// Adds the 10^8-element sizes.
+    pub large: bool,
+    /// Appends the rows to this CSV file (rank 0 only).
+    pub out: Option<PathBuf>,
+    /// Runs only these ops (all when empty).
+    pub ops: Vec<Op>,
+}
+
+/// How many iterations an operation gets.
+#[derive(Debug, Clone, Copy)]
+pub struct Plan {
+    /// Untimed iterations first.
+    pub warmup: usize,
+    /// Timed iterations.
+    pub iters: usize,
+}
+
+impl Config {
+    /// The plan for an operation on `size` elements (`None`: a synchronisation
+    /// operation with no payload).
+    pub fn plan(&self, size: Option<usize>) -> Plan {
+        let n = size.unwrap_or(1);
+        match (self.quick, n) {
+            (true, n) if n >= 1_000_000 => Plan {
+                warmup: 1,
+                iters: 3,
+            },
+            (true, _) => Plan {
+                warmup: 2,
+                iters: 10,
+            },
+            (false, n) if n >= 100_000_000 => Plan {
+                warmup: 1,
+                iters: 5,
+            },
+            (false, n) if n >= 1_000_000 => Plan {
+                warmup: 3,
+                iters: 40,
+            },
+            (false, _) => Plan {
+                warmup: 100,
+                iters: 1000,
+            },
+        }
+    }
+
+    /// The plan for an operation that is expensive per call (creating
+    /// windows, contended locks on oversubscribed cores).
+    pub fn plan_slow(&self) -> Plan {
+        if self.quick {
+            Plan {
+                warmup: 1,
+                iters: 5,
+            }
+        } else {
+            Plan {
+                warmup: 10,
+                iters: 200,
+            }
+        }
+    }
+
+    /// The element counts of the size sweeps.
+    pub fn sizes(&self) -> Vec<usize> {
+        let mut sizes = vec![1, 1_000, 1_000_000];
+        if self.large {
+            sizes.push(100_000_000);
+        }
+        sizes
+    }
+
+    /// `true` if the command line lets `op` run.
+    pub fn selects(&self, op: Op) -> bool {
+        self.ops.is_empty() || self.ops.contains(&op)
+    }
+}
