@@ -100,9 +100,10 @@
 //!   the state: if the generation is not the handle's or the descriptor is
 //!   not live, they unpin and report `Freed` (`false` for `modify`); if
 //!   `BUSY` or `DEAD` (a map, filter or free in progress), they unpin and
-//!   retry, so a free in progress ends in `Freed`. While pinned, the layout
-//!   cannot change and the slots cannot be freed. The layout is cached per state key, so a `modify` is
-//!   one fetch-and-op, one put and a flush (plus an unpin that is not waited
+//!   retry, so a free in progress ends in `Freed`. While pinned, the
+//!   variable's placement (its extents) cannot change and its slots cannot
+//!   be freed. The placement is cached per state key, so a `modify` is one
+//!   fetch-and-op, one put and a flush (plus an unpin that is not waited
 //!   for).
 //! * **Exclusive operations** (`map`, `filter`) set `BUSY`, wait for
 //!   the pins to drain, work, and clear `BUSY` with a new version.
@@ -122,8 +123,8 @@
 //! variable, never a half-mapped or half-filtered list; elements modified
 //! concurrently may show their old or new value); `free` racing with `modify`
 //! yields either a completed write followed by the free, or `false`; a second
-//! `free` returns `Err(Freed)`; `map` and `filter` are complete and visible to all
-//! ranks when they return.
+//! `free` returns `Err(Freed)`; `map` and `filter` are complete and visible
+//! to all ranks when they return.
 //!
 //! Plain `MPI_Put`/`MPI_Get` move the values: the same element modified and
 //! read at the same moment by two ranks gives the old or the new value on
