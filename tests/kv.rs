@@ -72,7 +72,7 @@ mpi_test!(fn ints_and_small_lists(world, 4) {
         assert_eq!(mem.reduce(&e, |x, y| x * y, 7).unwrap(), 7);
 
         for var in [a, l, v, e] {
-            assert!(mem.free(var).unwrap());
+            mem.free(var).unwrap();
         }
         assert_eq!(mem.free_slots().unwrap(), 30);
     }
@@ -85,8 +85,8 @@ mpi_test!(fn lists_spanning_hosts_and_every_chunk_boundary(world, 5) {
     if mem.is_master() {
         // Fragment the hosts a little first.
         let small: Vec<Var> = (0..4).map(|i| mem.add(vec![i; 3]).unwrap()).collect();
-        assert!(mem.free(small[1]).unwrap());
-        assert!(mem.free(small[3]).unwrap());
+        mem.free(small[1]).unwrap();
+        mem.free(small[3]).unwrap();
         let n = 34;
         let values: Vec<i64> = (0..n).map(|i| i * 10).collect();
         let big = mem.add(values.clone()).unwrap();
@@ -115,7 +115,7 @@ mpi_test!(fn lists_spanning_hosts_and_every_chunk_boundary(world, 5) {
         assert_eq!(list(&mem, &small[0]), [0; 3]);
         assert_eq!(list(&mem, &small[2]), [2; 3]);
         for var in [big, small[0], small[2]] {
-            assert!(mem.free(var).unwrap());
+            mem.free(var).unwrap();
         }
         assert_eq!(mem.free_slots().unwrap(), 40);
     }
@@ -138,7 +138,7 @@ mpi_test!(fn large_list_over_four_hosts(world, 5) {
         assert_eq!(kept, expected.len());
         assert_eq!(list(&mem, &var), expected);
         assert_eq!(mem.free_slots().unwrap(), 4 * per_host - kept);
-        assert!(mem.free(var).unwrap());
+        mem.free(var).unwrap();
         assert_eq!(mem.free_slots().unwrap(), 4 * per_host);
     }
     mem.quit().unwrap();
@@ -174,14 +174,14 @@ mpi_test!(fn free_of_many_random_sizes_restores_capacity(world, 4) {
             } else {
                 let (var, values) = live.swap_remove(rng.below(live.len() as u64) as usize);
                 assert_eq!(mem.read(&var).unwrap().into_vec(), values);
-                assert!(mem.free(var).unwrap());
+                mem.free(var).unwrap();
                 used -= values.len();
             }
             assert_eq!(mem.free_slots().unwrap(), 600 - used, "after step {step}");
         }
         for (var, values) in live.drain(..) {
             assert_eq!(mem.read(&var).unwrap().into_vec(), values);
-            assert!(mem.free(var).unwrap());
+            mem.free(var).unwrap();
         }
         assert_eq!(mem.free_slots().unwrap(), mem.capacity());
         assert_eq!(mem.free_descriptors().unwrap(), descriptors);
@@ -220,7 +220,7 @@ mpi_test!(fn map_reduce_filter_and_filter_everything(world, 5) {
         assert_eq!(mem.reduce(&var, |a, x| a + x, 5).unwrap(), 5);
         mem.map(&var, |x| x + 1).unwrap();
         assert_eq!(mem.filter(&var, |_| true).unwrap(), 0);
-        assert!(mem.free(var).unwrap());
+        mem.free(var).unwrap();
         assert_eq!(mem.free_slots().unwrap(), mem.capacity());
     }
     mem.quit().unwrap();
@@ -242,7 +242,8 @@ mpi_test!(fn out_of_memory_says_how_much_and_allocates_nothing(world, 4) {
         assert_eq!(mem.add(5), Err(Error::OutOfMemory { requested: 1, free: 0, capacity: 30 }));
         assert_eq!(list(&mem, &a), [1; 20]);
         assert_eq!(list(&mem, &b), [3; 10]);
-        assert!(mem.free(a).unwrap() && mem.free(b).unwrap());
+        mem.free(a).unwrap();
+        mem.free(b).unwrap();
         assert_eq!(mem.free_slots().unwrap(), 30);
     }
     mem.quit().unwrap();
@@ -253,7 +254,7 @@ mpi_test!(fn out_of_memory_says_how_much_and_allocates_nothing(world, 4) {
         assert_eq!(mem.add(vec![1, 2]), Err(Error::TooManyVariables { capacity: 6 }));
         assert_eq!(mem.free_slots().unwrap(), 24);
         for var in vars {
-            assert!(mem.free(var).unwrap());
+            mem.free(var).unwrap();
         }
         assert_eq!((mem.free_slots().unwrap(), mem.free_descriptors().unwrap()), (30, 6));
     }
@@ -265,14 +266,14 @@ mpi_test!(fn use_after_free_is_an_error_or_false(world, 4) {
     if mem.is_master() {
         let a = mem.add(vec![1, 2, 3, 4]).unwrap();
         let i = mem.add(9).unwrap();
-        assert!(mem.free(a).unwrap());
-        assert!(!mem.free(a).unwrap(), "double free");
+        mem.free(a).unwrap();
+        assert_eq!(mem.free(a), Err(Error::Freed(a)), "double free");
         assert_eq!(mem.read(&a), Err(Error::Freed(a)));
         assert!(!mem.modify(&a, 0, 0).unwrap());
         assert_eq!(mem.map(&a, |x| x), Err(Error::Freed(a)));
         assert_eq!(mem.filter(&a, |_| true), Err(Error::Freed(a)));
         assert_eq!(mem.reduce(&a, |x, y| x + y, 0), Err(Error::Freed(a)));
-        assert!(mem.free(i).unwrap());
+        mem.free(i).unwrap();
         assert_eq!(mem.read(&i), Err(Error::Freed(i)));
         assert!(!mem.modify(&i, 0, 0).unwrap());
         // New variables reuse the descriptors and slots; the stale handles
@@ -282,7 +283,7 @@ mpi_test!(fn use_after_free_is_an_error_or_false(world, 4) {
         for stale in [a, i] {
             assert_eq!(mem.read(&stale), Err(Error::Freed(stale)));
             assert!(!mem.modify(&stale, -1, 0).unwrap());
-            assert!(!mem.free(stale).unwrap());
+            assert_eq!(mem.free(stale), Err(Error::Freed(stale)));
         }
         assert_eq!(list(&mem, &b), [5, 6, 7, 8]);
         assert_eq!(mem.read(&j).unwrap(), Value::Int(10));
@@ -292,7 +293,8 @@ mpi_test!(fn use_after_free_is_an_error_or_false(world, 4) {
         assert_eq!(mem.read(&bogus), Err(Error::InvalidHandle(bogus)));
         let bogus = Var::from_words([(99 << 32) | 1, 1]);
         assert_eq!(mem.read(&bogus), Err(Error::InvalidHandle(bogus)));
-        assert!(mem.free(b).unwrap() && mem.free(j).unwrap());
+        mem.free(b).unwrap();
+        mem.free(j).unwrap();
         assert_eq!(mem.free_slots().unwrap(), mem.capacity());
     }
     mem.quit().unwrap();
@@ -313,7 +315,7 @@ mpi_test!(fn spmd_concurrent_modify_and_allocation(world, 5) {
             let mine: Vec<i64> = (0..rng.below(6) as i64 + 1).map(|k| rank * 100 + k).collect();
             let v = mem.add(mine.clone()).unwrap();
             assert_eq!(list(&mem, &v), mine);
-            assert!(mem.free(v).unwrap());
+            mem.free(v).unwrap();
         }
     }
     world.barrier();
@@ -321,7 +323,7 @@ mpi_test!(fn spmd_concurrent_modify_and_allocation(world, 5) {
     assert_eq!(list(&mem, &var), expected);
     world.barrier();
     if mem.is_master() {
-        assert!(mem.free(var).unwrap());
+        mem.free(var).unwrap();
         assert_eq!(mem.free_slots().unwrap(), mem.capacity());
     }
     mem.quit().unwrap();
@@ -335,13 +337,13 @@ mpi_test!(fn free_racing_with_modify_never_corrupts_the_next_variable(world, 4) 
         world.barrier();
         if mem.is_master() {
             std::thread::sleep(std::time::Duration::from_millis(5 + 3 * round));
-            assert!(mem.free(var).unwrap());
+            mem.free(var).unwrap();
             // The freed slots are reused at once.
             let next = mem.add(vec![7; 30]).unwrap();
             std::thread::sleep(std::time::Duration::from_millis(5));
             world.barrier();
             assert_eq!(list(&mem, &next), [7; 30], "a stale modify wrote into a new variable");
-            assert!(mem.free(next).unwrap());
+            mem.free(next).unwrap();
         } else {
             let mut writes = 0;
             let index = rank as usize * 7;
@@ -353,9 +355,13 @@ mpi_test!(fn free_racing_with_modify_never_corrupts_the_next_variable(world, 4) 
         }
         world.barrier();
     }
-    // Racing frees: exactly one wins.
+    // Racing frees: exactly one wins, the others find it freed.
     let var = share(world, mem.is_master().then(|| mem.add(vec![1; 5]).unwrap()));
-    let won = i32::from(mem.free(var).unwrap());
+    let won = match mem.free(var) {
+        Ok(()) => 1,
+        Err(Error::Freed(v)) if v == var => 0,
+        Err(e) => panic!("{e}"),
+    };
     let mut winners = 0;
     world.all_reduce_into(&won, &mut winners, mpi::collective::SystemOperation::sum());
     assert_eq!(winners, 1);
@@ -398,7 +404,7 @@ mpi_test!(fn reads_are_snapshots_under_concurrent_map_and_filter(world, 4) {
     assert_eq!(list(&mem, &var), Vec::<i64>::new());
     world.barrier();
     if mem.is_master() {
-        assert!(mem.free(var).unwrap());
+        mem.free(var).unwrap();
     }
     mem.quit().unwrap();
 });

@@ -237,7 +237,7 @@ fn check_stale(mem: &DistributedMemory, var: Var, rng: &mut Rng, trace: &mut Tra
     match k {
         0 => trace.expect(mem.read(&var), Err(Error::Freed(var))),
         1 => trace.expect(mem.modify(&var, 1, 0), Ok(false)),
-        2 => trace.expect(mem.free(var), Ok(false)),
+        2 => trace.expect(mem.free(var), Err(Error::Freed(var))),
         3 => trace.expect(mem.map(&var, |x| x), Err(Error::Freed(var))),
         4 => trace.expect(mem.filter(&var, |_| true), Err(Error::Freed(var))),
         5 => trace.expect(mem.reduce(&var, fold, 0), Err(Error::Freed(var))),
@@ -363,7 +363,7 @@ fn own_sequence(
             5 => {
                 if let Some(var) = model.pick(rng) {
                     trace.op(format!("free {var}"));
-                    trace.expect(mem.free(var), Ok(true));
+                    trace.expect(mem.free(var), Ok(()));
                     model.vars.remove(&var);
                     model.stale.push(var);
                 }
@@ -469,13 +469,13 @@ mpi_test!(fn concurrent_ranks_match_their_models(world, 4) {
             if step % 4 == 2 {
                 if let Some(var) = scratch.pick(&mut rng) {
                     trace.op(format!("free scratch {var}"));
-                    trace.expect(mem.free(var), Ok(true));
+                    trace.expect(mem.free(var), Ok(()));
                     scratch.vars.remove(&var);
                 }
             }
         }
         for var in std::mem::take(&mut scratch.vars).into_keys() {
-            trace.expect(mem.free(var), Ok(true));
+            trace.expect(mem.free(var), Ok(()));
         }
         world.barrier();
         // The writer's copy of each model goes back to its owner, who checks
@@ -504,7 +504,8 @@ mpi_test!(fn concurrent_ranks_match_their_models(world, 4) {
     for var in mine {
         trace.op(format!("free {var}"));
         match mem.free(var) {
-            Ok(won) => wins += usize::from(won),
+            Ok(()) => wins += 1,
+            Err(Error::Freed(v)) if v == var => {}
             Err(e) => trace.expect(Err(e), Ok(())),
         }
     }
@@ -580,8 +581,8 @@ mpi_test!(fn one_rank_at_a_time_with_exact_capacity(world, 4) {
                     3 => {
                         if let Some(var) = model.pick(&mut rng) {
                             trace.op(format!("free {var}"));
-                            trace.expect(mem.free(var), Ok(true));
-                            trace.expect(mem.free(var), Ok(false));
+                            trace.expect(mem.free(var), Ok(()));
+                            trace.expect(mem.free(var), Err(Error::Freed(var)));
                             model.vars.remove(&var);
                             model.stale.push(var);
                         }
@@ -616,7 +617,7 @@ mpi_test!(fn one_rank_at_a_time_with_exact_capacity(world, 4) {
     // Every rank frees what it holds, all at once.
     trace.phase = "freeing everything".into();
     for var in std::mem::take(&mut model.vars).into_keys() {
-        trace.expect(mem.free(var), Ok(true));
+        trace.expect(mem.free(var), Ok(()));
     }
     check_counts(world, &mem, &model, descriptors, &trace);
     let mut total = BTreeMap::new();

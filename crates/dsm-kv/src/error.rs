@@ -3,13 +3,21 @@
 use crate::Var;
 
 /// Everything that can go wrong in the distributed memory.
+///
+/// A variable that no longer exists is [`Error::Freed`] for every operation
+/// but [`modify`](crate::DistributedMemory::modify), which returns the
+/// seed's `false`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// An MPI call (or a collective validation) failed in the window layer.
-    #[error(transparent)]
+    /// The `shm_core` error is also the [`source`](std::error::Error::source)
+    /// of this one; the message repeats it, so that printing this error
+    /// alone says what failed.
+    #[error("the window layer failed: {0}")]
     Core(#[from] shm_core::Error),
-    /// [`init_memory`](crate::init_memory) needs a master and at least one host.
+    /// [`DistributedMemory::new`](crate::DistributedMemory::new) needs a
+    /// master and at least one host.
     #[error("the distributed memory needs at least 2 MPI processes (a master and one host or more), but the communicator has {size}")]
     TooFewProcesses {
         /// The size of the communicator.
@@ -48,7 +56,9 @@ pub enum Error {
     /// A list operation was asked of an integer variable.
     #[error("{0} holds an integer, not a list")]
     NotAList(Var),
-    /// Invalid arguments to [`init_memory`](crate::init_memory) (agreed by all ranks).
+    /// Invalid arguments to
+    /// [`DistributedMemory::new`](crate::DistributedMemory::new) (agreed by
+    /// all ranks).
     #[error("invalid configuration: {0}")]
     Config(String),
     /// The metadata of a variable is inconsistent (a bug, or memory corrupted
@@ -59,3 +69,22 @@ pub enum Error {
 
 /// The result type of `dsm-kv`.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::error::Error as _;
+
+    #[test]
+    fn window_layer_errors_are_the_source() {
+        let core = shm_core::Error::Usage("bad call".into());
+        let err = Error::from(core.clone());
+        assert_eq!(err, Error::Core(core.clone()));
+        let source = err.source().expect("a source");
+        assert_eq!(source.downcast_ref::<shm_core::Error>(), Some(&core));
+        assert!(err.to_string().contains("bad call"), "{err}");
+        assert!(Error::Freed(Var::from_words([1 << 32, 1]))
+            .source()
+            .is_none());
+    }
+}

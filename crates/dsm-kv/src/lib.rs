@@ -21,13 +21,34 @@
 //! # Ok::<(), dsm_kv::Error>(())
 //! ```
 //!
+//! ## Names
+//!
+//! The seed's names stay: [`init_memory`], [`Config::max_per_slave`],
+//! [`DistributedMemory::max_per_slave`], [`DistributedMemory::quit`] and the
+//! operations `add`, `read`, `modify`, `map`, `filter`, `reduce`, `free`.
+//! Next to them are Rust ones, the same functions (each links to the other
+//! and is found by searching for either):
+//!
+//! | the seed's | Rust |
+//! |---|---|
+//! | [`init_memory(&comm, n)`](init_memory), [`init_memory_with`] | [`DistributedMemory::new(&comm, Config::new(n))`](DistributedMemory::new) |
+//! | [`max_per_slave()`](DistributedMemory::max_per_slave) | [`slots_per_host()`](DistributedMemory::slots_per_host) |
+//! | [`quit()`](DistributedMemory::quit) | [`close()`](DistributedMemory::close) |
+//!
+//! ## A freed variable
+//!
+//! A variable freed by any rank is [`Error::Freed`] for every operation
+//! (`read`, `len`, `placement`, `map`, `filter`, `reduce`, `wait` and a second
+//! `free`), except [`modify`](DistributedMemory::modify), which returns
+//! `Ok(false)`: the seed's boolean, "the modification has not taken place".
+//!
 //! ## Model
 //!
 //! Rank 0 is the *master*; every other rank is a *host* that lends
 //! `max_per_slave` slots. Hosts are passive: there is no server loop, every
 //! operation is one-sided from the rank that calls it, so both styles work:
 //! the seed's master-driven style (rank 0 operates, the others wait in
-//! [`DistributedMemory::quit`]) and SPMD use, where any rank operates at any
+//! [`DistributedMemory::close`]) and SPMD use, where any rank operates at any
 //! time. A [`Var`] is a small `Copy` handle that any rank may use (send it as
 //! two words with [`Var::to_words`]).
 //!
@@ -67,18 +88,22 @@
 //! memory cannot hold a value the allocation rolls back and returns
 //! [`Error::OutOfMemory`] with the size asked and the free space. Freeing
 //! clears the bits under the same lock, so [`DistributedMemory::free_slots`]
-//! returns to the capacity exactly.
+//! returns to the capacity exactly. The lock is passed on however its
+//! holder leaves it (an error or a panic included), except when MPI fails on
+//! the lock's own two words, which leaves it taken (the host is then
+//! unreachable for every rank).
 //!
 //! ## Concurrency contract
 //!
 //! * **Pinned operations** (`read` of a list, `modify`, `len`, `placement`)
 //!   add one to the pin count with one `MPI_Fetch_and_op`, which also returns
 //!   the state: if the generation is not the handle's or the descriptor is
-//!   not live, they unpin and report `Freed` / `false`; if `BUSY` or `DEAD`
-//!   (a map, filter or free in progress), they unpin and retry, so a free in
-//!   progress ends in `Freed` / `false`. While pinned, the layout cannot change and the slots
-//!   cannot be freed. The layout is cached per state key, so a `modify` is
-//!   one fetch-and-op, one put and a flush (plus an unpin that is not waited
+//!   not live, they unpin and report `Freed` (`false` for `modify`); if
+//!   `BUSY` or `DEAD` (a map, filter or free in progress), they unpin and
+//!   retry, so a free in progress ends in `Freed`. While pinned, the
+//!   variable's placement (its extents) cannot change and its slots cannot
+//!   be freed. The placement is cached per state key, so a `modify` is one
+//!   fetch-and-op, one put and a flush (plus an unpin that is not waited
 //!   for).
 //! * **Exclusive operations** (`map`, `filter`) set `BUSY`, wait for
 //!   the pins to drain, work, and clear `BUSY` with a new version.
@@ -98,8 +123,8 @@
 //! variable, never a half-mapped or half-filtered list; elements modified
 //! concurrently may show their old or new value); `free` racing with `modify`
 //! yields either a completed write followed by the free, or `false`; a second
-//! `free` returns `false`; `map` and `filter` are complete and visible to all
-//! ranks when they return.
+//! `free` returns `Err(Freed)`; `map` and `filter` are complete and visible
+//! to all ranks when they return.
 //!
 //! Plain `MPI_Put`/`MPI_Get` move the values: the same element modified and
 //! read at the same moment by two ranks gives the old or the new value on
@@ -110,11 +135,22 @@
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
-mod bitmap;
+// The public API.
+mod config;
 mod error;
-mod store;
+mod memory;
+mod ops;
 mod value;
 
+// The machinery, one job each.
+mod alloc; // the host allocator: bitmaps, extents, the allocation lock
+mod hosts; // the hosts' windows and the variables' words in them
+mod layout; // where everything is in a host's window
+mod placement; // where a variable's elements are, and its cache
+mod protocol; // pin, exclusive, free, drain, publish on the state word
+mod state; // the state word of a descriptor
+
+pub use config::Config;
 pub use error::{Error, Result};
-pub use store::{init_memory, init_memory_with, Config, DistributedMemory};
+pub use memory::{init_memory, init_memory_with, DistributedMemory};
 pub use value::{Extent, Value, Var};

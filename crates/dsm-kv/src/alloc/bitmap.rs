@@ -1,4 +1,9 @@
 //! First-fit allocation in a bitmap of slots (a set bit is a used slot).
+//! Pure: the allocator reads a host's bitmap, changes it here, and writes
+//! back the words that changed.
+
+use crate::value::Extent;
+use std::ops::RangeInclusive;
 
 /// Takes up to `need` free slots among the first `nbits`, first fit, and
 /// returns the runs taken as `(start, len)`, setting their bits.
@@ -55,6 +60,33 @@ pub(crate) fn take_one(bits: &mut [u64], nbits: usize) -> Option<usize> {
     runs.first().map(|r| r.0)
 }
 
+/// The words of the bitmap that `runs` (sorted, from [`take_runs`])
+/// touch; `None` for no run.
+pub(crate) fn words_of_runs(runs: &[(usize, usize)]) -> Option<RangeInclusive<usize>> {
+    let (first, last) = (runs.first()?, runs.last()?);
+    Some(first.0 / 64..=(last.0 + last.1 - 1) / 64)
+}
+
+/// Clears the bits of non-empty `extents` (of one host) among the first
+/// `nbits`; returns the words touched and the number of slots cleared, or
+/// the first extent that was not wholly allocated.
+pub(crate) fn clear_extents(
+    bits: &mut [u64],
+    nbits: usize,
+    extents: &[Extent],
+) -> Result<(RangeInclusive<usize>, usize), Extent> {
+    let (mut first, mut last, mut count) = (usize::MAX, 0, 0);
+    for e in extents {
+        if e.start + e.len > nbits || !clear_run(bits, e.start, e.len) {
+            return Err(*e);
+        }
+        first = first.min(e.start / 64);
+        last = last.max((e.start + e.len - 1) / 64);
+        count += e.len;
+    }
+    Ok((first..=last, count))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -72,5 +104,46 @@ mod tests {
         assert_eq!(bits, vec![0, 0, 0]);
         assert_eq!(take_one(&mut bits, 150), Some(0));
         assert_eq!(take_runs(&mut bits, 150, 1000), vec![(1, 149)]);
+    }
+
+    #[test]
+    fn words_touched_by_runs() {
+        assert_eq!(words_of_runs(&[]), None);
+        assert_eq!(words_of_runs(&[(3, 2)]), Some(0..=0));
+        assert_eq!(words_of_runs(&[(60, 10), (130, 1)]), Some(0..=2));
+        assert_eq!(words_of_runs(&[(64, 64)]), Some(1..=1));
+    }
+
+    #[test]
+    fn clear_extents_counts_and_refuses_what_is_not_allocated() {
+        let e = |start, len| Extent {
+            host: 1,
+            start,
+            len,
+        };
+        let mut bits = vec![0u64; 3];
+        take_runs(&mut bits, 150, 150);
+        assert_eq!(
+            clear_extents(&mut bits, 150, &[e(70, 10), e(2, 3)]),
+            Ok((0..=1, 13))
+        );
+        assert_eq!(
+            clear_extents(&mut bits, 150, &[e(140, 10)]),
+            Ok((2..=2, 10))
+        );
+        assert_eq!(
+            clear_extents(&mut bits, 150, &[e(75, 1)]),
+            Err(e(75, 1)),
+            "cleared already"
+        );
+        assert_eq!(
+            clear_extents(&mut bits, 150, &[e(145, 10)]),
+            Err(e(145, 10)),
+            "past the end"
+        );
+        assert_eq!(
+            take_runs(&mut bits, 150, 150),
+            vec![(2, 3), (70, 10), (140, 10)]
+        );
     }
 }

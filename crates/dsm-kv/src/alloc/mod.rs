@@ -1,0 +1,243 @@
+//! The host allocator: data slots and descriptors, taken and returned in
+//! each host's bitmaps under the host's allocation lock.
+//!
+//! Allocation metadata (the bitmaps and the counters [`USED_SLOTS`] and
+//! [`USED_DESCRIPTORS`]) changes only under the host's lock ([`lock`]), one
+//! host at a time, so there is never a deadlock. Under the lock the bitmap
+//! moves with plain get and put (the lock orders them, and its release
+//! flushes them first); the counters change with `MPI_Accumulate`, so that
+//! [`free_slots`](Hosts::free_slots_on) can read them atomically without
+//! the lock.
+
+mod bitmap;
+mod lock;
+
+use crate::error::{Error, Result};
+use crate::hosts::Hosts;
+use crate::layout::{USED_DESCRIPTORS, USED_SLOTS};
+use crate::value::Extent;
+use lock::HostLock;
+use shm_core::window::{Op, Rma};
+use std::collections::BTreeMap;
+use std::ops::RangeInclusive;
+
+impl Hosts {
+    /// Runs `f` holding `host`'s allocation lock; the lock is passed on
+    /// however `f` ends (error or panic included).
+    fn with_host_lock<R>(&self, host: i32, f: impl FnOnce() -> Result<R>) -> Result<R> {
+        let lock = HostLock::acquire(&self.win, host)?;
+        let result = f();
+        lock.release()?;
+        result
+    }
+
+    /// Data slots free on `host` now.
+    pub(crate) fn free_slots_on(&self, host: i32) -> Result<usize> {
+        let used = self.atomic_read(host, USED_SLOTS)?;
+        Ok(self.layout.slots.saturating_sub(used.max(0) as usize))
+    }
+
+    /// Descriptors free on `host` now.
+    pub(crate) fn free_descriptors_on(&self, host: i32) -> Result<usize> {
+        let used = self.atomic_read(host, USED_DESCRIPTORS)?;
+        Ok(self.layout.descriptors.saturating_sub(used.max(0) as usize))
+    }
+
+    /// Allocates `n` data slots, first fit, from the hosts with the most free
+    /// space first. All or nothing: [`Error::OutOfMemory`] leaves nothing
+    /// allocated.
+    pub(crate) fn alloc_slots(&self, n: usize) -> Result<Vec<Extent>> {
+        if n == 0 {
+            return Ok(Vec::new());
+        }
+        let mut hosts = Vec::with_capacity(self.count());
+        for host in self.ranks() {
+            hosts.push((self.free_slots_on(host)?, host));
+        }
+        let total: usize = hosts.iter().map(|h| h.0).sum();
+        if total < n {
+            return Err(self.out_of_memory(n, total));
+        }
+        let mut got = Vec::new();
+        let mut need = n;
+        for (free, host) in most_free_first(hosts) {
+            if need == 0 {
+                break;
+            }
+            if free == 0 {
+                continue;
+            }
+            let runs = self.with_host_lock(host, || {
+                let mut bits = self.get_bits(
+                    host,
+                    self.layout.slot_bitmap,
+                    self.layout.slot_bitmap_words(),
+                )?;
+                let runs = bitmap::take_runs(&mut bits, self.layout.slots, need);
+                if let Some(words) = bitmap::words_of_runs(&runs) {
+                    self.put_bits(host, self.layout.slot_bitmap, &bits, words)?;
+                    let taken: usize = runs.iter().map(|r| r.1).sum();
+                    self.win
+                        .accumulate(host, USED_SLOTS, &[taken as i64], Op::Sum)?;
+                }
+                Ok(runs)
+            })?;
+            for (start, len) in runs {
+                need -= len;
+                got.push(Extent { host, start, len });
+            }
+        }
+        if need > 0 {
+            // Other ranks took space in the meantime: roll back.
+            self.release_slots(&got)?;
+            return Err(self.out_of_memory(n, self.free_slots()?));
+        }
+        Ok(got)
+    }
+
+    fn out_of_memory(&self, requested: usize, free: usize) -> Error {
+        Error::OutOfMemory {
+            requested,
+            free,
+            capacity: self.count() * self.layout.slots,
+        }
+    }
+
+    /// Data slots free in the whole memory now.
+    pub(crate) fn free_slots(&self) -> Result<usize> {
+        let mut free = 0;
+        for host in self.ranks() {
+            free += self.free_slots_on(host)?;
+        }
+        Ok(free)
+    }
+
+    /// Returns data slots to their hosts.
+    pub(crate) fn release_slots(&self, extents: &[Extent]) -> Result<()> {
+        for (host, extents) in by_host(extents) {
+            self.with_host_lock(host, || {
+                let mut bits = self.get_bits(
+                    host,
+                    self.layout.slot_bitmap,
+                    self.layout.slot_bitmap_words(),
+                )?;
+                let (words, count) = bitmap::clear_extents(&mut bits, self.layout.slots, &extents)
+                    .map_err(|e| {
+                        Error::Corrupted(format!(
+                            "slots {}..{} of host {host} are not allocated",
+                            e.start,
+                            e.start + e.len
+                        ))
+                    })?;
+                self.put_bits(host, self.layout.slot_bitmap, &bits, words)?;
+                self.win
+                    .accumulate(host, USED_SLOTS, &[-(count as i64)], Op::Sum)?;
+                Ok(())
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Takes a free descriptor, on `prefer` if it has one, else on the next
+    /// hosts. Returns its host and index; [`Error::TooManyVariables`] when
+    /// every host's are in use.
+    pub(crate) fn alloc_descriptor(&self, prefer: i32) -> Result<(i32, u32)> {
+        let hosts = self.count() as i32;
+        for k in 0..hosts {
+            let host = 1 + (prefer - 1 + k) % hosts;
+            if self.free_descriptors_on(host)? == 0 {
+                continue;
+            }
+            let index = self.with_host_lock(host, || {
+                let (disp, words) = (
+                    self.layout.descriptor_bitmap,
+                    self.layout.descriptor_bitmap_words(),
+                );
+                let mut bits = self.get_bits(host, disp, words)?;
+                let index = bitmap::take_one(&mut bits, self.layout.descriptors);
+                if let Some(i) = index {
+                    self.put_bits(host, disp, &bits, i / 64..=i / 64)?;
+                    self.win.accumulate(host, USED_DESCRIPTORS, &[1], Op::Sum)?;
+                }
+                Ok(index)
+            })?;
+            if let Some(index) = index {
+                return Ok((host, index as u32));
+            }
+        }
+        Err(Error::TooManyVariables {
+            capacity: self.layout.descriptors * self.count(),
+        })
+    }
+
+    /// Returns descriptor `index` to `host`.
+    pub(crate) fn release_descriptor(&self, host: i32, index: usize) -> Result<()> {
+        self.with_host_lock(host, || {
+            let disp = self.layout.descriptor_bitmap + index / 64;
+            let mut bits = self.get_bits(host, disp, 1)?;
+            bits[0] &= !(1u64 << (index % 64));
+            self.put_bits(host, disp, &bits, 0..=0)?;
+            self.win
+                .accumulate(host, USED_DESCRIPTORS, &[-1], Op::Sum)?;
+            Ok(())
+        })
+    }
+
+    fn get_bits(&self, host: i32, disp: usize, words: usize) -> Result<Vec<u64>> {
+        let mut raw = vec![0i64; words];
+        self.win.get(host, disp, &mut raw)?;
+        Ok(raw.into_iter().map(|w| w as u64).collect())
+    }
+
+    /// Writes back the words `words` of a bitmap read from `disp`.
+    fn put_bits(
+        &self,
+        host: i32,
+        disp: usize,
+        bits: &[u64],
+        words: RangeInclusive<usize>,
+    ) -> Result<()> {
+        let first = *words.start();
+        let raw: Vec<i64> = bits[words].iter().map(|&w| w as i64).collect();
+        self.win.put(host, disp + first, &raw)?;
+        Ok(())
+    }
+}
+
+/// `(free, host)` pairs sorted to visit the hosts with the most free space
+/// first (the lower rank first among equals).
+fn most_free_first(mut hosts: Vec<(usize, i32)>) -> Vec<(usize, i32)> {
+    hosts.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    hosts
+}
+
+/// The non-empty extents grouped by host, hosts in rank order.
+fn by_host(extents: &[Extent]) -> BTreeMap<i32, Vec<Extent>> {
+    let mut by_host: BTreeMap<i32, Vec<Extent>> = BTreeMap::new();
+    for e in extents.iter().filter(|e| e.len > 0) {
+        by_host.entry(e.host).or_default().push(*e);
+    }
+    by_host
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_with_the_most_free_space_come_first() {
+        let order = most_free_first(vec![(3, 1), (10, 2), (3, 3), (0, 4), (10, 5)]);
+        assert_eq!(order, [(10, 2), (10, 5), (3, 1), (3, 3), (0, 4)]);
+    }
+
+    #[test]
+    fn extents_are_grouped_by_host_without_empty_ones() {
+        let e = |host, start, len| Extent { host, start, len };
+        let groups = by_host(&[e(3, 0, 2), e(1, 5, 1), e(3, 8, 4), e(2, 0, 0)]);
+        let groups: Vec<(i32, Vec<Extent>)> = groups.into_iter().collect();
+        assert_eq!(
+            groups,
+            [(1, vec![e(1, 5, 1)]), (3, vec![e(3, 0, 2), e(3, 8, 4)])]
+        );
+    }
+}

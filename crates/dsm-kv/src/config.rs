@@ -1,0 +1,101 @@
+//! The sizes of a memory, and their checks.
+
+use crate::layout::{WindowLayout, MAX_RANKS, MAX_SLOTS};
+
+/// The sizes of a [`DistributedMemory`](crate::DistributedMemory), for
+/// [`DistributedMemory::new`](crate::DistributedMemory::new).
+///
+/// ```
+/// let config = dsm_kv::Config {
+///     vars_per_slave: Some(100),
+///     ..dsm_kv::Config::new(1000)
+/// };
+/// assert_eq!(config.max_per_slave, 1000);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Config {
+    /// The number of `i64` slots every host (every rank but 0) lends (the
+    /// seed's name).
+    #[doc(alias = "slots_per_host")]
+    pub max_per_slave: usize,
+    /// The number of variable descriptors per host; `None` gives
+    /// `max_per_slave + 8`, enough for a memory full of integers plus a few
+    /// empty lists. Each costs 32 bytes on its host.
+    pub vars_per_slave: Option<usize>,
+}
+
+impl Config {
+    /// `max_per_slave` slots per host and the default number of descriptors.
+    pub fn new(max_per_slave: usize) -> Config {
+        Config {
+            max_per_slave,
+            vars_per_slave: None,
+        }
+    }
+
+    /// The descriptors per host.
+    pub(crate) fn descriptors(&self) -> usize {
+        self.vars_per_slave
+            .unwrap_or_else(|| self.max_per_slave.saturating_add(8))
+    }
+
+    /// The layout of every host's window for a communicator of `size`
+    /// ranks, or why there is none.
+    pub(crate) fn layout(&self, size: i32) -> Result<WindowLayout, String> {
+        let (slots, descs) = (self.max_per_slave, self.descriptors());
+        let layout = WindowLayout::new(slots, descs);
+        if slots > MAX_SLOTS {
+            Err(format!(
+                "max_per_slave = {slots} is too large (at most 2^40 - 1)"
+            ))
+        } else if descs == 0 || descs > u32::MAX as usize {
+            Err(format!(
+                "vars_per_slave = {descs} must be between 1 and 2^32 - 1"
+            ))
+        } else if i64::from(size) > MAX_RANKS {
+            Err(format!("{size} processes are too many (at most 2^23 - 1)"))
+        } else {
+            layout.ok_or_else(|| {
+                format!("{slots} slots and {descs} descriptors per host do not fit in memory")
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_limits() {
+        let config = Config::new(10);
+        assert_eq!(config.descriptors(), 18);
+        assert_eq!(config.layout(4), Ok(WindowLayout::new(10, 18).unwrap()));
+        assert_eq!(Config::new(usize::MAX).descriptors(), usize::MAX);
+        assert!(Config::new(MAX_SLOTS + 1)
+            .layout(4)
+            .unwrap_err()
+            .contains("too large"));
+        let largest = Config {
+            vars_per_slave: Some(1),
+            ..Config::new(MAX_SLOTS)
+        };
+        assert!(largest.layout(4).is_ok());
+        assert!(
+            Config::new(MAX_SLOTS).layout(4).is_err(),
+            "too many descriptors"
+        );
+        let none = Config {
+            vars_per_slave: Some(0),
+            ..config
+        };
+        assert!(none.layout(4).unwrap_err().contains("vars_per_slave = 0"));
+        let too_many = Config {
+            vars_per_slave: Some(u32::MAX as usize + 1),
+            ..config
+        };
+        assert!(too_many.layout(4).is_err());
+        assert!(config.layout(1 << 23).unwrap_err().contains("too many"));
+        assert!(config.layout((1 << 23) - 1).is_ok());
+    }
+}

@@ -1,0 +1,210 @@
+//! The windows the hosts lend, and the reads and writes of a variable's
+//! descriptor, extent chain and data in them.
+//!
+//! The allocator ([`crate::alloc`]) and the pin / exclusive / free protocol
+//! ([`crate::protocol`]) are the other methods of [`Hosts`].
+//!
+//! Every access goes through `shm_core`'s passive-target window, kept in one
+//! `MPI_Win_lock_all` epoch for its life. Data, chain and descriptor words
+//! move with plain `MPI_Put` / `MPI_Get`; they are only accessed while the
+//! protocol keeps them from changing (a pin, the exclusive `BUSY` flag, a
+//! free's `DEAD` flag, or a descriptor not yet published), except for the
+//! concurrent `modify` of one element and the integer read, which the
+//! crate documentation discusses. State words and the allocator's words are
+//! only accessed with MPI atomics.
+
+use crate::error::{Error, Result};
+use crate::layout::{
+    extent_link, unpack_extent, WindowLayout, FIRST, FIRST_LEN, INT_SLOT, LEN, STATE,
+};
+use crate::placement::{Placement, PlacementCache};
+use crate::state::{Flags, State};
+use crate::value::{Extent, Var};
+use shm_core::window::{LockedWindow, Op, Rma, Window};
+use shm_core::OwnedComm;
+use std::cell::RefCell;
+use std::rc::Rc;
+
+/// The hosts' windows (rank 0's is empty) and this rank's cache of
+/// placements.
+pub(crate) struct Hosts {
+    pub(crate) win: LockedWindow<i64>,
+    pub(crate) layout: WindowLayout,
+    /// The size of the communicator: the hosts are ranks `1..size`.
+    size: i32,
+    cache: RefCell<PlacementCache>,
+}
+
+impl Hosts {
+    /// Allocates the windows (collective over `comm`).
+    pub(crate) fn allocate(comm: &OwnedComm, layout: WindowLayout) -> Result<Hosts> {
+        let len = if comm.rank() == 0 { 0 } else { layout.total };
+        let win = Window::<i64>::allocate(comm.communicator(), len)?.into_locked(true)?;
+        Ok(Hosts {
+            win,
+            layout,
+            size: comm.size(),
+            cache: RefCell::new(PlacementCache::default()),
+        })
+    }
+
+    /// The ranks of the hosts.
+    pub(crate) fn ranks(&self) -> std::ops::Range<i32> {
+        1..self.size
+    }
+
+    /// The number of hosts.
+    pub(crate) fn count(&self) -> usize {
+        self.size as usize - 1
+    }
+
+    /// [`Error::InvalidHandle`] unless `var` names a descriptor of this
+    /// memory.
+    pub(crate) fn check_handle(&self, var: &Var) -> Result<()> {
+        if var.host == 0
+            || var.host >= self.size as u32
+            || var.index as usize >= self.layout.descriptors
+            || var.gen == 0
+        {
+            Err(Error::InvalidHandle(*var))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// The host and address of `var`'s descriptor (its state word).
+    pub(crate) fn descriptor_of(&self, var: &Var) -> (i32, usize) {
+        (
+            var.host as i32,
+            self.layout.descriptor(var.index as usize) + STATE,
+        )
+    }
+
+    /// An atomic read of one word (`MPI_Fetch_and_op` with `MPI_NO_OP`).
+    pub(crate) fn atomic_read(&self, host: i32, disp: usize) -> Result<i64> {
+        Ok(self.win.fetch_and_op(host, disp, 0, Op::NoOp)?)
+    }
+
+    /// Writes `values` into the extents of `placement`, one put per extent.
+    pub(crate) fn write_values(&self, placement: &Placement, values: &[i64]) -> Result<()> {
+        let mut offset = 0;
+        for e in &placement.extents {
+            self.win.put(
+                e.host,
+                self.layout.data_slot(e.start),
+                &values[offset..offset + e.len],
+            )?;
+            offset += e.len;
+        }
+        Ok(())
+    }
+
+    /// Reads the elements of `placement`, one get per extent.
+    pub(crate) fn read_values(&self, placement: &Placement) -> Result<Vec<i64>> {
+        let mut values = vec![0i64; placement.len];
+        let mut offset = 0;
+        for e in &placement.extents {
+            self.win.get(
+                e.host,
+                self.layout.data_slot(e.start),
+                &mut values[offset..offset + e.len],
+            )?;
+            offset += e.len;
+        }
+        Ok(values)
+    }
+
+    /// Links the extents: the chain word pair of each extent's first slot
+    /// names the next extent (or none).
+    pub(crate) fn write_chain(&self, extents: &[Extent]) -> Result<()> {
+        for (j, e) in extents.iter().enumerate() {
+            let next = extent_link(extents.get(j + 1));
+            self.win
+                .put(e.host, self.layout.chain_link(e.start), &next)?;
+        }
+        Ok(())
+    }
+
+    /// Writes the words of descriptor `index` of `host` after its state
+    /// word: length, then first extent and its length (a list) or value and
+    /// reserved slot (an integer).
+    pub(crate) fn write_descriptor(&self, host: i32, index: u32, words: [i64; 3]) -> Result<()> {
+        let disp = self.layout.descriptor(index as usize) + LEN;
+        Ok(self.win.put(host, disp, &words)?)
+    }
+
+    /// Reads the placement of a variable whose placement cannot change
+    /// meanwhile (pinned, held exclusively, or being freed by this rank).
+    pub(crate) fn fetch_placement(&self, var: &Var, int: bool) -> Result<Placement> {
+        let (host, disp) = self.descriptor_of(var);
+        let mut words = [0i64; 3];
+        self.win.get(host, disp + LEN, &mut words)?;
+        let word = |offset: usize| words[offset - LEN];
+        let bad = |what: String| Error::Corrupted(format!("{var}: {what}"));
+        let unpack = |r: i64, len: i64| -> Result<Extent> {
+            let len = usize::try_from(len).map_err(|_| bad(format!("extent length {len}")))?;
+            match unpack_extent(r) {
+                Some((host, start))
+                    if host >= 1
+                        && host < self.size
+                        && len > 0
+                        && start + len <= self.layout.slots =>
+                {
+                    Ok(Extent { host, start, len })
+                }
+                Some((host, start)) => Err(bad(format!(
+                    "bad extent (host {host}, start {start}, len {len})"
+                ))),
+                None => Err(bad(format!("bad extent reference {r} (len {len})"))),
+            }
+        };
+        if int {
+            return Ok(Placement {
+                len: 1,
+                extents: vec![unpack(word(INT_SLOT), 1)?],
+            });
+        }
+        let len = usize::try_from(word(LEN)).map_err(|_| bad(format!("length {}", word(LEN))))?;
+        let mut extents = Vec::new();
+        let mut total = 0;
+        let (mut next, mut next_len) = (word(FIRST), word(FIRST_LEN));
+        while total < len {
+            let e = unpack(next, next_len)?;
+            total += e.len;
+            extents.push(e);
+            if total < len {
+                let mut link = [0i64; 2];
+                self.win
+                    .get(e.host, self.layout.chain_link(e.start), &mut link)?;
+                (next, next_len) = (link[0], link[1]);
+            }
+        }
+        if total != len {
+            return Err(bad(format!(
+                "extents hold {total} elements, the length is {len}"
+            )));
+        }
+        Ok(Placement { len, extents })
+    }
+
+    /// The placement of a pinned variable whose state has key `key`, cached
+    /// while the key (generation, version, kind) does not change.
+    pub(crate) fn placement(&self, var: &Var, key: State) -> Result<Rc<Placement>> {
+        if let Some(placement) = self.cache.borrow().get(var, key) {
+            return Ok(placement);
+        }
+        let placement = Rc::new(self.fetch_placement(var, key.has(Flags::INT))?);
+        self.remember(var, key, placement.clone());
+        Ok(placement)
+    }
+
+    /// Caches `placement` for `var` under state key `key`.
+    pub(crate) fn remember(&self, var: &Var, key: State, placement: Rc<Placement>) {
+        self.cache.borrow_mut().insert(var, key, placement);
+    }
+
+    /// Forgets the cached placement of `var`'s descriptor.
+    pub(crate) fn forget(&self, var: &Var) {
+        self.cache.borrow_mut().remove(var);
+    }
+}

@@ -1,0 +1,222 @@
+//! The operations of the seed on variables: add, read, modify, reduce, map,
+//! filter, free (and wait).
+//!
+//! A variable that was freed (by any rank) is [`Error::Freed`] for every
+//! operation except [`modify`](DistributedMemory::modify), which keeps the
+//! seed's boolean: `Ok(false)`, "the modification has not taken place".
+
+use crate::error::{Error, Result};
+use crate::layout::{pack_extent, INT_VALUE};
+use crate::memory::DistributedMemory;
+use crate::placement::Placement;
+use crate::protocol::Peek;
+use crate::state::Flags;
+use crate::value::{Value, Var};
+use shm_core::window::Rma;
+
+impl DistributedMemory {
+    /// Stores a value and returns its handle.
+    ///
+    /// A list larger than any host's free space is split across hosts (the
+    /// hosts with the most free space first). When the whole memory cannot
+    /// hold it, returns [`Error::OutOfMemory`] (or
+    /// [`Error::TooManyVariables`]) and nothing stays allocated.
+    ///
+    /// ```no_run
+    /// # let universe = mpi::initialize().unwrap();
+    /// # let mem = dsm_kv::init_memory(&universe.world(), 10)?;
+    /// let n = mem.add(42)?;
+    /// let list = mem.add(vec![1, 2, 3])?;
+    /// let from_array = mem.add([4, 5])?;
+    /// # Ok::<(), dsm_kv::Error>(())
+    /// ```
+    pub fn add(&self, value: impl Into<Value>) -> Result<Var> {
+        let hosts = &self.hosts;
+        match value.into() {
+            Value::Int(v) => {
+                let extents = hosts.alloc_slots(1)?;
+                let e = extents[0];
+                let (host, index) = match hosts.alloc_descriptor(e.host) {
+                    Ok(d) => d,
+                    Err(err) => {
+                        hosts.release_slots(&extents)?;
+                        return Err(err);
+                    }
+                };
+                hosts.publish(host, index, [1, v, pack_extent(&e)], true)
+            }
+            Value::List(values) => {
+                let placement = Placement {
+                    len: values.len(),
+                    extents: hosts.alloc_slots(values.len())?,
+                };
+                hosts.write_values(&placement, &values)?;
+                hosts.write_chain(&placement.extents)?;
+                let prefer = placement
+                    .extents
+                    .first()
+                    .map_or(1 + self.rank() % self.hosts() as i32, |e| e.host);
+                let (host, index) = match hosts.alloc_descriptor(prefer) {
+                    Ok(d) => d,
+                    Err(err) => {
+                        hosts.release_slots(&placement.extents)?;
+                        return Err(err);
+                    }
+                };
+                hosts.publish(host, index, placement.list_descriptor(), false)
+            }
+        }
+    }
+
+    /// Reads a variable: a consistent snapshot with respect to `map`,
+    /// `filter` and `free` (see the crate documentation).
+    ///
+    /// [`Error::Freed`] when the variable was freed.
+    pub fn read(&self, var: &Var) -> Result<Value> {
+        self.hosts.check_handle(var)?;
+        match self.hosts.peek(var)? {
+            Peek::Freed => Err(Error::Freed(*var)),
+            Peek::Int(v) => Ok(Value::Int(v)),
+            Peek::List => self
+                .hosts
+                .with_pinned(var, |placement, _| self.hosts.read_values(placement))?
+                .map(Value::List)
+                .ok_or(Error::Freed(*var)),
+        }
+    }
+
+    /// Writes `value` at element `index` (0 for an integer).
+    ///
+    /// Returns, as the seed does, whether the modification took place:
+    /// `Ok(true)` once the write is visible to every rank, `Ok(false)` when
+    /// the variable no longer exists (freed, by any rank) — the one
+    /// operation for which a freed variable is not [`Error::Freed`].
+    /// [`Error::IndexOutOfBounds`] when `index` is past the end.
+    ///
+    /// ```no_run
+    /// # let universe = mpi::initialize().unwrap();
+    /// # let mem = dsm_kv::init_memory(&universe.world(), 10)?;
+    /// let var = mem.add(vec![1, 2, 3])?;
+    /// assert!(mem.modify(&var, 42, 0)?);
+    /// mem.free(var)?;
+    /// assert!(!mem.modify(&var, 42, 0)?);
+    /// # Ok::<(), dsm_kv::Error>(())
+    /// ```
+    pub fn modify(&self, var: &Var, value: i64, index: usize) -> Result<bool> {
+        let done = self.hosts.with_pinned(var, |placement, state| {
+            if index >= placement.len {
+                return Err(Error::IndexOutOfBounds {
+                    index,
+                    len: placement.len,
+                });
+            }
+            let (host, disp) = if state.has(Flags::INT) {
+                let (host, disp) = self.hosts.descriptor_of(var);
+                (host, disp + INT_VALUE)
+            } else {
+                let (host, slot) = placement.locate(index);
+                (host, self.hosts.layout.data_slot(slot))
+            };
+            self.hosts.win.put_flush(host, disp, &[value])?;
+            Ok(())
+        })?;
+        Ok(done.is_some())
+    }
+
+    /// Folds the elements in list order: `f(...f(f(init, x0), x1)..., xn)`.
+    /// An integer is a list of one.
+    ///
+    /// [`Error::Freed`] when the variable was freed.
+    pub fn reduce<T>(&self, var: &Var, f: impl FnMut(T, i64) -> T, init: T) -> Result<T> {
+        Ok(self.read(var)?.into_vec().into_iter().fold(init, f))
+    }
+
+    /// Replaces every element `x` by `f(x)` (an integer too).
+    ///
+    /// The calling rank computes `f`; the new values are written back with
+    /// one put per extent. When `map` returns, the new values are complete
+    /// and visible to every later operation of any rank. (The seed API allows
+    /// `map` to return earlier; this one never does, and [`wait`](Self::wait)
+    /// waits for maps and filters that *other* ranks are running.)
+    ///
+    /// `f` must not call this memory on the same variable (it would wait for
+    /// itself). [`Error::Freed`] when the variable was freed.
+    pub fn map(&self, var: &Var, mut f: impl FnMut(i64) -> i64) -> Result<()> {
+        self.hosts.check_handle(var)?;
+        self.hosts
+            .with_exclusive(var, |placement, state| {
+                if state.has(Flags::INT) {
+                    let (host, disp) = self.hosts.descriptor_of(var);
+                    let mut v = [0i64];
+                    self.hosts.win.get(host, disp + INT_VALUE, &mut v)?;
+                    self.hosts.win.put(host, disp + INT_VALUE, &[f(v[0])])?;
+                } else {
+                    let mut values = self.hosts.read_values(placement)?;
+                    values.iter_mut().for_each(|x| *x = f(*x));
+                    self.hosts.write_values(placement, &values)?;
+                }
+                Ok(((), placement.clone()))
+            })?
+            .ok_or(Error::Freed(*var))
+    }
+
+    /// Keeps the elements for which `pred` is `true`, in order, and returns
+    /// the new length. The list shrinks from its end: slots no longer needed
+    /// return to their hosts, and indices `0..new_len` address the kept
+    /// elements. [`Error::NotAList`] for an integer, [`Error::Freed`] when
+    /// the variable was freed.
+    pub fn filter(&self, var: &Var, mut pred: impl FnMut(i64) -> bool) -> Result<usize> {
+        self.hosts.check_handle(var)?;
+        self.hosts
+            .with_exclusive(var, |placement, state| {
+                if state.has(Flags::INT) {
+                    return Err(Error::NotAList(*var));
+                }
+                let kept: Vec<i64> = self
+                    .hosts
+                    .read_values(placement)?
+                    .into_iter()
+                    .filter(|&x| pred(x))
+                    .collect();
+                let (new_placement, released) = placement.truncate(kept.len());
+                self.hosts.write_values(&new_placement, &kept)?;
+                self.hosts.write_chain(&new_placement.extents)?;
+                let (host, index) = (var.host as i32, var.index);
+                self.hosts
+                    .write_descriptor(host, index, new_placement.list_descriptor())?;
+                // The metadata no longer names the released slots: give them back.
+                self.hosts.win.flush_all()?;
+                self.hosts.release_slots(&released)?;
+                Ok((kept.len(), new_placement))
+            })?
+            .ok_or(Error::Freed(*var))
+    }
+
+    /// Waits until no `map` or `filter` (of any rank) is in progress on the
+    /// variable. [`Error::Freed`] when it was freed.
+    pub fn wait(&self, var: &Var) -> Result<()> {
+        self.hosts.check_handle(var)?;
+        if self.hosts.wait_not_busy(var)? {
+            Ok(())
+        } else {
+            Err(Error::Freed(*var))
+        }
+    }
+
+    /// Frees a variable: its slots and descriptor return to their hosts.
+    ///
+    /// Waits for operations of other ranks in progress on the variable to
+    /// finish first. [`Error::Freed`] when the variable was freed already
+    /// (a double free, or another rank freed it first: of several ranks
+    /// freeing a variable at once, exactly one succeeds).
+    pub fn free(&self, var: Var) -> Result<()> {
+        self.hosts.check_handle(&var)?;
+        self.hosts
+            .with_freeing(&var, |placement| {
+                self.hosts.release_slots(&placement.extents)
+            })?
+            .ok_or(Error::Freed(var))?;
+        self.hosts
+            .release_descriptor(var.host as i32, var.index as usize)
+    }
+}

@@ -1,0 +1,276 @@
+//! The protocol on a descriptor's state word: pin, exclusive, free, drain,
+//! publish (see "Concurrency contract" in the crate documentation).
+//!
+//! The state word is only ever read and changed with MPI atomics
+//! (`MPI_Fetch_and_op`, `MPI_Accumulate`), which are atomic with respect to
+//! each other on the same word; the bits are in [`crate::state`]. Flags are
+//! set with fetch-or, whose old state says whether this rank set them;
+//! `MPI_Compare_and_swap` is not used (Open MPI 4.1's osc/rdma crashes the
+//! target on it).
+
+use crate::error::Result;
+use crate::hosts::Hosts;
+use crate::layout::{INT_VALUE, STATE};
+use crate::placement::Placement;
+use crate::state::{Flags, State, Update};
+use crate::value::Var;
+use shm_core::backoff::Backoff;
+use shm_core::window::Rma;
+use std::rc::Rc;
+
+/// What one look at a descriptor, without pinning it, found.
+pub(crate) enum Peek {
+    /// The variable no longer exists.
+    Freed,
+    /// An integer, and its value.
+    Int(i64),
+    /// A list: reading it needs a pin.
+    List,
+}
+
+impl Hosts {
+    /// Applies `update` to a state word; returns the old state.
+    fn fetch_update(&self, host: i32, disp: usize, update: Update) -> Result<State> {
+        let old = self
+            .win
+            .fetch_and_op(host, disp, update.operand, update.op)?;
+        Ok(State::from_word(old))
+    }
+
+    /// Applies `update` to a state word, completed locally only: the target
+    /// sees it when the library delivers it (at once on shared memory).
+    fn update(&self, host: i32, disp: usize, update: Update) -> Result<()> {
+        Ok(self
+            .win
+            .accumulate(host, disp, &[update.operand], update.op)?)
+    }
+
+    /// Applies `update` to a state word and waits until the target has it.
+    fn update_flush(&self, host: i32, disp: usize, update: Update) -> Result<()> {
+        Ok(self
+            .win
+            .accumulate_flush(host, disp, &[update.operand], update.op)?)
+    }
+
+    /// The state of `var`'s descriptor, read atomically.
+    fn state_of(&self, var: &Var) -> Result<State> {
+        let (host, disp) = self.descriptor_of(var);
+        self.fetch_update(host, disp, Update::READ)
+    }
+
+    /// Looks at a variable without pinning it: whether it exists, and an
+    /// integer's value.
+    ///
+    /// One get of the state word and the value, then an atomic re-read of
+    /// the state: the same live generation proves that the variable was not
+    /// freed (and its descriptor reused) while the get read the value. The
+    /// get may race with a `modify` of the value (plain put, old or new
+    /// value, see the crate documentation).
+    pub(crate) fn peek(&self, var: &Var) -> Result<Peek> {
+        let (host, disp) = self.descriptor_of(var);
+        let mut words = [0i64; INT_VALUE + 1];
+        self.win.get(host, disp, &mut words)?;
+        let state = State::from_word(words[STATE]);
+        if !state.is_live_generation(var.gen) {
+            return Ok(Peek::Freed);
+        }
+        if !state.has(Flags::INT) {
+            return Ok(Peek::List);
+        }
+        Ok(if self.state_of(var)?.is_live_generation(var.gen) {
+            Peek::Int(words[INT_VALUE])
+        } else {
+            Peek::Freed
+        })
+    }
+
+    /// Pins the variable, runs `f` with its placement and state, unpins.
+    /// `None` when the variable no longer exists. Waits while an exclusive
+    /// operation or a free holds the variable.
+    ///
+    /// The pin is one fetch-and-add that also returns the state: not this
+    /// generation or not live → unpin, `None`; `BUSY` or `DEAD` → unpin and
+    /// retry. While pinned, the placement cannot change and the slots
+    /// cannot be freed, so the placement cached for this state key is valid.
+    pub(crate) fn with_pinned<R>(
+        &self,
+        var: &Var,
+        f: impl FnOnce(&Placement, State) -> Result<R>,
+    ) -> Result<Option<R>> {
+        self.check_handle(var)?;
+        let (host, disp) = self.descriptor_of(var);
+        let mut backoff = Backoff::new();
+        let state = loop {
+            let state = self.fetch_update(host, disp, Update::PIN)?;
+            if !state.is_live_generation(var.gen) {
+                self.update(host, disp, Update::UNPIN)?;
+                return Ok(None);
+            }
+            if !state.has(Flags::BUSY | Flags::DEAD) {
+                break state;
+            }
+            self.update(host, disp, Update::UNPIN)?;
+            backoff.snooze();
+        };
+        let result = self
+            .placement(var, state.key())
+            .and_then(|placement| f(&placement, state));
+        // `f` completed its operations remotely before we unpin.
+        self.update(host, disp, Update::UNPIN)?;
+        result.map(Some)
+    }
+
+    /// Waits until no operation pins the variable and none of `flags` is
+    /// set; returns the state then.
+    fn drain(&self, host: i32, disp: usize, flags: Flags) -> Result<State> {
+        let mut backoff = Backoff::new();
+        loop {
+            let state = self.fetch_update(host, disp, Update::READ)?;
+            if state.is_drained(flags) {
+                return Ok(state);
+            }
+            backoff.snooze();
+        }
+    }
+
+    /// Sets `flag` (one only) on `var`'s state word with a fetch-or. Returns
+    /// the old state, in which `flag` is clear when this rank set it; `None`
+    /// when the word is not the variable's live state any more, and then a
+    /// flag this rank set (on a free or reused descriptor) is taken back at
+    /// once, so that other ranks only ever see it as "busy, retry".
+    fn set_flag(&self, var: &Var, flag: Flags) -> Result<Option<State>> {
+        let (host, disp) = self.descriptor_of(var);
+        let old = self.fetch_update(host, disp, Update::set(flag))?;
+        if old.is_live_generation(var.gen) {
+            return Ok(Some(old));
+        }
+        if !old.has(flag) {
+            self.update_flush(host, disp, Update::clear(flag))?;
+        }
+        Ok(None)
+    }
+
+    /// Takes the variable exclusively (sets `BUSY`, then waits for the pins
+    /// to drain), runs `f`, then releases it with a new version. `f` returns
+    /// its result and the new placement. `None` when the variable no longer
+    /// exists.
+    ///
+    /// A `BUSY` that another rank set (another exclusive operation, or a
+    /// stale handle's for an instant) or a free in progress: back off and
+    /// retry.
+    pub(crate) fn with_exclusive<R>(
+        &self,
+        var: &Var,
+        f: impl FnOnce(&Placement, State) -> Result<(R, Placement)>,
+    ) -> Result<Option<R>> {
+        let (host, disp) = self.descriptor_of(var);
+        let mut backoff = Backoff::new();
+        loop {
+            let Some(old) = self.set_flag(var, Flags::BUSY)? else {
+                return Ok(None);
+            };
+            let ours = !old.has(Flags::BUSY);
+            if ours && !old.has(Flags::DEAD) {
+                break;
+            }
+            // Held by another rank, or being freed: back off.
+            if ours {
+                self.update_flush(host, disp, Update::clear(Flags::BUSY))?;
+            }
+            backoff.snooze();
+        }
+        let state = self.drain(host, disp, Flags::NONE)?;
+        let result = self
+            .fetch_placement(var, state.has(Flags::INT))
+            .and_then(|placement| f(&placement, state));
+        // What `f` wrote completes at every target before the variable is
+        // released, so that it is visible to whoever pins it next.
+        let flushed = self.win.flush_all();
+        let key = state.key();
+        let release = key.end_exclusive();
+        self.update_flush(host, disp, release)?;
+        flushed?;
+        let (r, placement) = result?;
+        self.remember(var, release.apply(key), Rc::new(placement));
+        Ok(Some(r))
+    }
+
+    /// Frees the variable's descriptor: sets `DEAD`, waits for the pins to
+    /// drain and `BUSY` to clear, runs `release` with the placement (to
+    /// return the slots), then clears the descriptor (`LIVE`, `INT`,
+    /// `DEAD`), which the caller may then return to the allocator. `None`
+    /// when the variable no longer exists (freed already, by any rank).
+    ///
+    /// From the moment `DEAD` is set no new operation can pin the variable
+    /// or take it exclusively; a second free waits for the first and then
+    /// finds it gone.
+    pub(crate) fn with_freeing(
+        &self,
+        var: &Var,
+        release: impl FnOnce(&Placement) -> Result<()>,
+    ) -> Result<Option<()>> {
+        let (host, disp) = self.descriptor_of(var);
+        let mut backoff = Backoff::new();
+        loop {
+            let Some(old) = self.set_flag(var, Flags::DEAD)? else {
+                // Freed already.
+                return Ok(None);
+            };
+            if !old.has(Flags::DEAD) {
+                break;
+            }
+            // Another free is in progress (or a stale handle's bit for an
+            // instant): wait for it.
+            backoff.snooze();
+        }
+        // From here no new operation can pin the variable or take it
+        // exclusively; wait for those in progress.
+        let state = self.drain(host, disp, Flags::BUSY)?;
+        let placement = self.fetch_placement(var, state.has(Flags::INT))?;
+        release(&placement)?;
+        self.update_flush(
+            host,
+            disp,
+            Update::clear(Flags::LIVE | Flags::INT | Flags::DEAD),
+        )?;
+        self.forget(var);
+        Ok(Some(()))
+    }
+
+    /// Makes descriptor `index` of `host`, just taken from the allocator,
+    /// hold a variable: writes its words (length and first extent, or length,
+    /// value and reserved slot), then sets `LIVE` (and `INT`) with a new
+    /// generation.
+    pub(crate) fn publish(&self, host: i32, index: u32, words: [i64; 3], int: bool) -> Result<Var> {
+        let disp = self.layout.descriptor(index as usize) + STATE;
+        let state = self.fetch_update(host, disp, Update::READ)?;
+        self.write_descriptor(host, index, words)?;
+        // Data, chain and descriptor words complete before the variable
+        // exists: whoever sees it live reads them after this flush.
+        self.win.flush_all()?;
+        let (update, generation) = state.publish(int);
+        self.update_flush(host, disp, update)?;
+        Ok(Var {
+            host: host as u32,
+            index,
+            gen: generation,
+        })
+    }
+
+    /// Waits until no exclusive operation (of any rank) holds the variable.
+    /// `false` when it no longer exists.
+    pub(crate) fn wait_not_busy(&self, var: &Var) -> Result<bool> {
+        self.win.flush_all()?;
+        let mut backoff = Backoff::new();
+        loop {
+            let state = self.state_of(var)?;
+            if !state.is_live_generation(var.gen) {
+                return Ok(false);
+            }
+            if !state.has(Flags::BUSY) {
+                return Ok(true);
+            }
+            backoff.snooze();
+        }
+    }
+}
