@@ -7,7 +7,7 @@ pub enum LockError {
     /// An error of the window layer: a failed MPI call, or bad collective
     /// input (such as a root rank out of range), which is then the same
     /// [`shm_core::Error::Invalid`] on every rank.
-    #[error(transparent)]
+    #[error("the window layer failed: {0}")]
     Core(#[from] shm_core::Error),
 
     /// The calling thread already holds the lock. The lock is not reentrant:
