@@ -106,7 +106,12 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 mod error;
+mod guard;
 mod lock;
+mod queue;
+mod stats;
 
 pub use error::LockError;
-pub use lock::{LockStats, MpiLock, MpiLockGuard};
+pub use guard::MpiLockGuard;
+pub use lock::MpiLock;
+pub use stats::LockStats;

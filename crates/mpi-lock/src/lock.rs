@@ -1,227 +1,28 @@
-//! [`MpiLock`], its guard, and the MCS queue protocol over one window.
+//! [`MpiLock`]: the lock's state on this rank, its creation, acquisition
+//! (through the MCS queue of `queue.rs`, behind a local mutex for the
+//! threads of the rank) and its collective close.
 
 use crate::error::LockError;
+use crate::guard::MpiLockGuard;
+use crate::queue::{next_ticket, Queue, WORDS};
+use crate::stats::{Counters, LockStats};
 use mpi::topology::Communicator;
-use shm_core::backoff::Backoff;
-use shm_core::window::{LockedWindow, Op, Rma, Window};
+use shm_core::window::Window;
 use shm_core::OwnedComm;
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// Word of the root's segment holding the tail of the waiting list.
-///
-/// `rank + 1` (> 0) while the list is non-empty: the last rank that enqueued.
-/// `-t` (<= 0) while it is empty: `t` is the ticket of the last grant, so the
-/// zero-initialised window means "empty, no grant yet".
-pub(crate) const TAIL: usize = 0;
-/// Word of every rank's segment where its successor links itself in
-/// (`successor + 1`; 0 = no successor yet).
-pub(crate) const NEXT: usize = 1;
-/// Word of every rank's segment where its predecessor hands over the token
-/// (the ticket granted; 0 = not granted).
-pub(crate) const FLAG: usize = 2;
-/// Words per segment (every rank has the same layout; `TAIL` is only used on
-/// the root). `shm_core` rounds every segment up to 64 bytes, which gives each
-/// rank's words a cache line of their own and avoids MPICH 4.0's misdirected
-/// RMA on segments that are not a multiple of 16 bytes.
-pub(crate) const WORDS: usize = 3;
-
-/// Counters of the work done by one [`MpiLock`] on this rank, for checking
-/// that the cost of an acquisition does not grow with the number of ranks.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct LockStats {
-    /// Successful acquisitions (`lock` and successful `try_lock`).
-    pub acquisitions: u64,
-    /// Failed `try_lock` calls.
-    pub failed_tries: u64,
-    /// RMA operations on words of the waiting list other than this rank's own
-    /// (tail swap, tail compare-and-swap, tail read of `try_lock`, writing
-    /// the predecessor's `next` link, handing the token to the successor).
-    /// At most 2 per `lock` and 2 per unlock, whatever the number of ranks.
-    pub remote_ops: u64,
-    /// `MPI_Win_flush` calls (after the link write and the token hand-off).
-    pub remote_flushes: u64,
-    /// Polls of this rank's own `next`/`flag` words while waiting (local
-    /// fetch-and-op operations; they also drive MPI progress).
-    pub local_polls: u64,
-}
-
-impl LockStats {
-    /// Remote operations per acquisition (lock plus unlock), or 0 before the
-    /// first acquisition.
-    pub fn remote_ops_per_acquisition(&self) -> f64 {
-        if self.acquisitions == 0 {
-            0.0
-        } else {
-            self.remote_ops as f64 / self.acquisitions as f64
-        }
-    }
-}
-
-#[derive(Default)]
-struct Counters {
-    acquisitions: AtomicU64,
-    failed_tries: AtomicU64,
-    remote_ops: AtomicU64,
-    remote_flushes: AtomicU64,
-    local_polls: AtomicU64,
-}
-
-impl Counters {
-    fn add(counter: &AtomicU64, n: u64) {
-        counter.fetch_add(n, Ordering::Relaxed);
-    }
-
-    fn snapshot(&self) -> LockStats {
-        LockStats {
-            acquisitions: self.acquisitions.load(Ordering::Relaxed),
-            failed_tries: self.failed_tries.load(Ordering::Relaxed),
-            remote_ops: self.remote_ops.load(Ordering::Relaxed),
-            remote_flushes: self.remote_flushes.load(Ordering::Relaxed),
-            local_polls: self.local_polls.load(Ordering::Relaxed),
-        }
-    }
-}
-
 /// This process's view of the lock, guarded by the local mutex.
 #[derive(Default)]
-struct State {
+pub(crate) struct State {
     /// This rank (one of its threads) holds the lock.
-    held: bool,
+    pub(crate) held: bool,
     /// The ticket of the current (or last) hold.
-    ticket: u32,
+    pub(crate) ticket: u32,
     /// Local mode: the ticket of the last grant.
-    last_local_ticket: u32,
+    pub(crate) last_local_ticket: u32,
     /// Set when an MPI error interrupted the protocol half-way.
-    broken: Option<shm_core::Error>,
-}
-
-/// The lock's MCS queue, spread over the ranks: its communicator and the
-/// window of queue words.
-struct Queue {
-    // Declared before `comm` so that the window is freed first.
-    win: LockedWindow<i32>,
-    comm: OwnedComm,
-    rank: i32,
-    root: i32,
-    /// `thread_token()` of the creating thread.
-    creator: u64,
-    /// `None` when MPI provides `MPI_THREAD_MULTIPLE`, else the level's name.
-    single_threaded: Option<&'static str>,
-}
-
-impl Queue {
-    /// This rank's entry in the queue words (0 means "nobody").
-    fn entry(&self) -> i32 {
-        self.rank + 1
-    }
-
-    /// Joins the waiting list and waits for the token; returns the ticket.
-    fn acquire(&self, stats: &Counters) -> shm_core::Result<u32> {
-        let me = self.entry();
-        // Enqueue: swap ourselves in as the tail.
-        let prev = self.win.fetch_and_op(self.root, TAIL, me, Op::Replace)?;
-        Counters::add(&stats.remote_ops, 1);
-        if prev <= 0 {
-            // The list was empty: the lock is ours, `-prev` was the last ticket.
-            return Ok(next_ticket(prev.unsigned_abs()));
-        }
-        // Link behind the predecessor and wait for it to hand us the token.
-        let pred = prev - 1;
-        self.win.accumulate_flush(pred, NEXT, &[me], Op::Replace)?;
-        Counters::add(&stats.remote_ops, 1);
-        Counters::add(&stats.remote_flushes, 1);
-        let ticket = self.wait_own(FLAG, stats)?;
-        Ok(ticket.unsigned_abs())
-    }
-
-    /// Takes the lock only if the waiting list is empty.
-    fn try_acquire(&self, stats: &Counters) -> shm_core::Result<Option<u32>> {
-        let me = self.entry();
-        let mut seen = self.win.fetch_and_op(self.root, TAIL, 0, Op::NoOp)?;
-        Counters::add(&stats.remote_ops, 1);
-        loop {
-            if seen > 0 {
-                return Ok(None);
-            }
-            let old = self.win.compare_and_swap(self.root, TAIL, seen, me)?;
-            Counters::add(&stats.remote_ops, 1);
-            if old == seen {
-                return Ok(Some(next_ticket(seen.unsigned_abs())));
-            }
-            // Either somebody enqueued (old > 0: we fail) or a holder released
-            // between our read and our swap (old is the new empty value).
-            seen = old;
-        }
-    }
-
-    /// Leaves the lock: either the list had only us (reset the tail to empty,
-    /// remembering our ticket), or hand the token to our successor.
-    fn release(&self, ticket: u32, stats: &Counters) -> shm_core::Result<()> {
-        let me = self.entry();
-        let empty = -(ticket as i32);
-        let old = self.win.compare_and_swap(self.root, TAIL, me, empty)?;
-        Counters::add(&stats.remote_ops, 1);
-        if old == me {
-            return Ok(());
-        }
-        // Somebody swapped itself in behind us; wait for its link.
-        let next = self.wait_own(NEXT, stats)?;
-        let succ = next - 1;
-        self.win
-            .accumulate_flush(succ, FLAG, &[next_ticket(ticket) as i32], Op::Replace)?;
-        Counters::add(&stats.remote_ops, 1);
-        Counters::add(&stats.remote_flushes, 1);
-        Ok(())
-    }
-
-    /// Polls one of our own words until it is non-zero, resetting it to zero
-    /// in the same atomic swap (so `NEXT` and `FLAG` are zero whenever this
-    /// rank is not in the list). Each poll is an MPI call on the window, which
-    /// drives MPI progress; once the backoff gets patient, an `MPI_Iprobe` on
-    /// the lock's private communicator drives it further.
-    fn wait_own(&self, word: usize, stats: &Counters) -> shm_core::Result<i32> {
-        let mut backoff = Backoff::new();
-        loop {
-            let value = self.win.fetch_and_op(self.rank, word, 0, Op::Replace)?;
-            Counters::add(&stats.local_polls, 1);
-            if value != 0 {
-                return Ok(value);
-            }
-            if backoff.patient() {
-                self.probe();
-            }
-            backoff.snooze();
-        }
-    }
-
-    /// `MPI_Iprobe` on the lock's communicator, where nothing is ever sent:
-    /// its only effect is to run the progress engine.
-    fn probe(&self) {
-        let mut flag = 0;
-        // SAFETY: the communicator is live (owned by `self`); `flag` is a
-        // local int and the status is ignored (MPI_STATUS_IGNORE). The return
-        // code is irrelevant: this call is only made for progress.
-        unsafe {
-            mpi::ffi::MPI_Iprobe(
-                mpi::ffi::RSMPI_ANY_SOURCE,
-                mpi::ffi::RSMPI_ANY_TAG,
-                self.comm.as_raw(),
-                &mut flag,
-                mpi::ffi::RSMPI_STATUS_IGNORE,
-            );
-        }
-    }
-}
-
-/// The ticket after `ticket`, in `1..=i32::MAX` (tickets are stored negated in
-/// 32-bit words; 0 means "no grant yet").
-fn next_ticket(ticket: u32) -> u32 {
-    if ticket >= i32::MAX as u32 {
-        1
-    } else {
-        ticket + 1
-    }
+    pub(crate) broken: Option<shm_core::Error>,
 }
 
 /// A small per-thread number (never 0), to recognise the holding thread.
@@ -256,13 +57,13 @@ fn level_name(level: mpi::Threading) -> Option<&'static str> {
 #[must_use = "dropping the lock frees it (collectively)"]
 pub struct MpiLock {
     // Declared first: the window and communicator are freed before the rest.
-    dist: Option<Queue>,
-    state: parking_lot::Mutex<State>,
+    pub(crate) dist: Option<Queue>,
+    pub(crate) state: parking_lot::Mutex<State>,
     /// `thread_token()` of the thread holding `state` (0 = none).
-    owner: AtomicU64,
-    stats: Counters,
+    pub(crate) owner: AtomicU64,
+    pub(crate) stats: Counters,
     /// Makes the type `!Send` whatever its fields are (see the type docs).
-    _not_send: PhantomData<*const ()>,
+    pub(crate) _not_send: PhantomData<*const ()>,
 }
 
 // SAFETY: `MpiLock` is `!Sync` only because of the MPI handles in `dist` (the
@@ -480,7 +281,7 @@ impl MpiLock {
         }))
     }
 
-    fn release(&self, state: &mut State) -> Result<(), LockError> {
+    pub(crate) fn release(&self, state: &mut State) -> Result<(), LockError> {
         if !state.held {
             return Ok(());
         }
@@ -573,66 +374,6 @@ impl Drop for MpiLock {
     }
 }
 
-/// Proof of holding an [`MpiLock`]; the lock is released when it is dropped
-/// (or by [`MpiLockGuard::unlock`], which reports errors).
-///
-/// The guard borrows the lock, so the lock cannot be closed or dropped while
-/// it is held. It is neither `Send` nor `Sync` (as `lock_api` guards): it must
-/// be released by the thread that acquired it.
-#[must_use = "the lock is released as soon as the guard is dropped"]
-pub struct MpiLockGuard<'a> {
-    lock: &'a MpiLock,
-    state: Option<parking_lot::MutexGuard<'a, State>>,
-    ticket: u32,
-    _not_send: PhantomData<*const ()>,
-}
-
-impl std::fmt::Debug for MpiLockGuard<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MpiLockGuard")
-            .field("rank", &self.lock.rank())
-            .field("ticket", &self.ticket)
-            .finish()
-    }
-}
-
-impl MpiLockGuard<'_> {
-    /// The request sequence number of this acquisition: the position of this
-    /// rank's enqueue among all enqueues of the lock (1 for the first). Since
-    /// the lock is FIFO, grants happen in ticket order. Tickets live in 32-bit
-    /// window words: after `i32::MAX` (about 2.1 billion) grants they wrap
-    /// around to 1.
-    pub fn ticket(&self) -> u64 {
-        u64::from(self.ticket)
-    }
-
-    /// Releases the lock, reporting an MPI failure (dropping the guard does
-    /// the same but can only print the error).
-    pub fn unlock(mut self) -> Result<(), LockError> {
-        self.finish()
-    }
-
-    fn finish(&mut self) -> Result<(), LockError> {
-        let Some(mut state) = self.state.take() else {
-            return Ok(());
-        };
-        // Clear the owner before the local mutex is released, so that the
-        // next local holder's token is the only one ever seen while it holds.
-        let result = self.lock.release(&mut state);
-        self.lock.owner.store(0, Ordering::Release);
-        drop(state);
-        result
-    }
-}
-
-impl Drop for MpiLockGuard<'_> {
-    fn drop(&mut self) {
-        if let Err(e) = self.finish() {
-            eprintln!("mpi-lock: error while releasing the lock (use MpiLockGuard::unlock to handle it): {e}");
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -693,13 +434,6 @@ mod tests {
             lock.close().unwrap_err(),
             LockError::HeldAtClose { rank: 0 }
         );
-    }
-
-    #[test]
-    fn tickets_wrap_to_one() {
-        assert_eq!(next_ticket(0), 1);
-        assert_eq!(next_ticket(41), 42);
-        assert_eq!(next_ticket(i32::MAX as u32), 1);
     }
 
     #[test]

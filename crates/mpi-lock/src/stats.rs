@@ -1,0 +1,60 @@
+//! [`LockStats`]: what one lock has cost this rank.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Counters of the work done by one [`MpiLock`](crate::MpiLock) on this rank, for checking
+/// that the cost of an acquisition does not grow with the number of ranks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LockStats {
+    /// Successful acquisitions (`lock` and successful `try_lock`).
+    pub acquisitions: u64,
+    /// Failed `try_lock` calls.
+    pub failed_tries: u64,
+    /// RMA operations on words of the waiting list other than this rank's own
+    /// (tail swap, tail compare-and-swap, tail read of `try_lock`, writing
+    /// the predecessor's `next` link, handing the token to the successor).
+    /// At most 2 per `lock` and 2 per unlock, whatever the number of ranks.
+    pub remote_ops: u64,
+    /// `MPI_Win_flush` calls (after the link write and the token hand-off).
+    pub remote_flushes: u64,
+    /// Polls of this rank's own `next`/`flag` words while waiting (local
+    /// fetch-and-op operations; they also drive MPI progress).
+    pub local_polls: u64,
+}
+
+impl LockStats {
+    /// Remote operations per acquisition (lock plus unlock), or 0 before the
+    /// first acquisition.
+    pub fn remote_ops_per_acquisition(&self) -> f64 {
+        if self.acquisitions == 0 {
+            0.0
+        } else {
+            self.remote_ops as f64 / self.acquisitions as f64
+        }
+    }
+}
+
+#[derive(Default)]
+pub(crate) struct Counters {
+    pub(crate) acquisitions: AtomicU64,
+    pub(crate) failed_tries: AtomicU64,
+    pub(crate) remote_ops: AtomicU64,
+    pub(crate) remote_flushes: AtomicU64,
+    pub(crate) local_polls: AtomicU64,
+}
+
+impl Counters {
+    pub(crate) fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub(crate) fn snapshot(&self) -> LockStats {
+        LockStats {
+            acquisitions: self.acquisitions.load(Ordering::Relaxed),
+            failed_tries: self.failed_tries.load(Ordering::Relaxed),
+            remote_ops: self.remote_ops.load(Ordering::Relaxed),
+            remote_flushes: self.remote_flushes.load(Ordering::Relaxed),
+            local_polls: self.local_polls.load(Ordering::Relaxed),
+        }
+    }
+}
