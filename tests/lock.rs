@@ -209,7 +209,7 @@ mpi_test!(fn misuse_gives_clear_errors(world, 4) {
     }
     // A root that differs between ranks, too.
     let err = MpiLock::with_root(world, rank % 2).unwrap_err();
-    assert!(matches!(&err, LockError::Core(Error::Invalid { message, .. }) if message.contains("differs")), "{err}");
+    assert!(matches!(&err, LockError::Core(Error::Invalid { message, .. }) if message.contains("differ")), "{err}");
 
     let lock = MpiLock::new(world).unwrap();
     // Locking again from the holding thread is an error, not a deadlock.

@@ -47,6 +47,14 @@ fn timeout() -> Duration {
     Duration::from_secs(secs)
 }
 
+/// The toolkit's waits give up with an error after this many seconds in
+/// tests (`RMA_WAIT_DEADLINE`, default 60, below the job timeout): a
+/// protocol bug then fails by assertion, naming the wait, instead of being
+/// killed as a hang.
+fn wait_deadline() -> String {
+    std::env::var("RMA_WAIT_DEADLINE").unwrap_or_else(|_| "60".to_string())
+}
+
 /// Runs `program args` under the launcher with `np` ranks and returns
 /// (success, combined output). Kills the job when it exceeds the timeout.
 pub fn mpirun(np: usize, program: &str, args: &[&str], env: &[(&str, &str)]) -> (bool, String) {
@@ -90,7 +98,7 @@ pub fn launch_echoing(name: &str, np: usize, echo: Option<&str>) {
             "--test-threads=1",
             "--include-ignored",
         ],
-        &[(CHILD_VAR, "1")],
+        &[(CHILD_VAR, "1"), ("RMA_WAIT_DEADLINE", &wait_deadline())],
     );
     // Written to the real stderr (not captured by libtest) so that a run
     // shows which multi-rank tests ran.

@@ -14,7 +14,7 @@ use crate::layout::{INT_VALUE, STATE};
 use crate::placement::Placement;
 use crate::state::{Flags, State, Update};
 use crate::value::Var;
-use shm_core::backoff::Backoff;
+use shm_core::sync::poll;
 use shm_core::window::Rma;
 use std::rc::Rc;
 
@@ -99,18 +99,21 @@ impl Hosts {
     ) -> Result<Option<R>> {
         self.check_handle(var)?;
         let (host, disp) = self.descriptor_of(var);
-        let mut backoff = Backoff::new();
-        let state = loop {
+        // `Some(None)`: the variable is gone; `None`: busy, retry.
+        let pinned = poll(None, || -> Result<_> {
             let state = self.fetch_update(host, disp, Update::PIN)?;
             if !state.is_live_generation(var.gen) {
                 self.update(host, disp, Update::UNPIN)?;
-                return Ok(None);
+                return Ok(Some(None));
             }
             if !state.has(Flags::BUSY | Flags::DEAD) {
-                break state;
+                return Ok(Some(Some(state)));
             }
             self.update(host, disp, Update::UNPIN)?;
-            backoff.snooze();
+            Ok(None)
+        })?;
+        let Some(state) = pinned else {
+            return Ok(None);
         };
         let result = self
             .placement(var, state.key())
@@ -123,14 +126,10 @@ impl Hosts {
     /// Waits until no operation pins the variable and none of `flags` is
     /// set; returns the state then.
     fn drain(&self, host: i32, disp: usize, flags: Flags) -> Result<State> {
-        let mut backoff = Backoff::new();
-        loop {
+        poll(None, || -> Result<_> {
             let state = self.fetch_update(host, disp, Update::READ)?;
-            if state.is_drained(flags) {
-                return Ok(state);
-            }
-            backoff.snooze();
-        }
+            Ok(state.is_drained(flags).then_some(state))
+        })
     }
 
     /// Sets `flag` (one only) on `var`'s state word with a fetch-or. Returns
@@ -164,20 +163,23 @@ impl Hosts {
         f: impl FnOnce(&Placement, State) -> Result<(R, Placement)>,
     ) -> Result<Option<R>> {
         let (host, disp) = self.descriptor_of(var);
-        let mut backoff = Backoff::new();
-        loop {
+        // `Some(false)`: the variable is gone; `None`: taken, retry.
+        let taken = poll(None, || -> Result<_> {
             let Some(old) = self.set_flag(var, Flags::BUSY)? else {
-                return Ok(None);
+                return Ok(Some(false));
             };
             let ours = !old.has(Flags::BUSY);
             if ours && !old.has(Flags::DEAD) {
-                break;
+                return Ok(Some(true));
             }
             // Held by another rank, or being freed: back off.
             if ours {
                 self.update_flush(host, disp, Update::clear(Flags::BUSY))?;
             }
-            backoff.snooze();
+            Ok(None)
+        })?;
+        if !taken {
+            return Ok(None);
         }
         let state = self.drain(host, disp, Flags::NONE)?;
         let result = self
@@ -210,18 +212,16 @@ impl Hosts {
         release: impl FnOnce(&Placement) -> Result<()>,
     ) -> Result<Option<()>> {
         let (host, disp) = self.descriptor_of(var);
-        let mut backoff = Backoff::new();
-        loop {
-            let Some(old) = self.set_flag(var, Flags::DEAD)? else {
-                // Freed already.
-                return Ok(None);
-            };
-            if !old.has(Flags::DEAD) {
-                break;
-            }
-            // Another free is in progress (or a stale handle's bit for an
-            // instant): wait for it.
-            backoff.snooze();
+        // `Some(false)`: freed already; `None`: another free is in progress
+        // (or a stale handle's bit for an instant), wait for it.
+        let marked = poll(None, || -> Result<_> {
+            Ok(match self.set_flag(var, Flags::DEAD)? {
+                None => Some(false),
+                Some(old) => (!old.has(Flags::DEAD)).then_some(true),
+            })
+        })?;
+        if !marked {
+            return Ok(None);
         }
         // From here no new operation can pin the variable or take it
         // exclusively; wait for those in progress.
@@ -261,16 +261,12 @@ impl Hosts {
     /// `false` when it no longer exists.
     pub(crate) fn wait_not_busy(&self, var: &Var) -> Result<bool> {
         self.win.flush_all()?;
-        let mut backoff = Backoff::new();
-        loop {
+        poll(None, || -> Result<_> {
             let state = self.state_of(var)?;
             if !state.is_live_generation(var.gen) {
-                return Ok(false);
+                return Ok(Some(false));
             }
-            if !state.has(Flags::BUSY) {
-                return Ok(true);
-            }
-            backoff.snooze();
-        }
+            Ok((!state.has(Flags::BUSY)).then_some(true))
+        })
     }
 }

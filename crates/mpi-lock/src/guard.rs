@@ -2,6 +2,7 @@
 
 use crate::error::LockError;
 use crate::lock::{MpiLock, State};
+use std::cell::RefCell;
 use std::marker::PhantomData;
 use std::sync::atomic::Ordering;
 
@@ -14,7 +15,7 @@ use std::sync::atomic::Ordering;
 #[must_use = "the lock is released as soon as the guard is dropped"]
 pub struct MpiLockGuard<'a> {
     pub(crate) lock: &'a MpiLock,
-    pub(crate) state: Option<parking_lot::MutexGuard<'a, State>>,
+    pub(crate) state: Option<parking_lot::ReentrantMutexGuard<'a, RefCell<State>>>,
     pub(crate) ticket: u32,
     pub(crate) _not_send: PhantomData<*const ()>,
 }
@@ -45,12 +46,20 @@ impl MpiLockGuard<'_> {
     }
 
     fn finish(&mut self) -> Result<(), LockError> {
-        let Some(mut state) = self.state.take() else {
+        let Some(state) = self.state.take() else {
             return Ok(());
+        };
+        let result = {
+            let mut s = state.borrow_mut();
+            // A recursive lock is released with its last guard.
+            s.depth = s.depth.saturating_sub(1);
+            if s.depth > 0 {
+                return Ok(());
+            }
+            self.lock.release(&mut s)
         };
         // Clear the owner before the local mutex is released, so that the
         // next local holder's token is the only one ever seen while it holds.
-        let result = self.lock.release(&mut state);
         self.lock.owner.store(0, Ordering::Release);
         drop(state);
         result

@@ -105,13 +105,18 @@
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+mod backing;
 mod error;
 mod guard;
 mod lock;
+mod options;
 mod queue;
 mod stats;
+mod words;
 
 pub use error::LockError;
 pub use guard::MpiLockGuard;
 pub use lock::MpiLock;
+pub use options::LockOptions;
 pub use stats::LockStats;
+pub use words::Access;

@@ -2,13 +2,17 @@
 //! (through the MCS queue of `queue.rs`, behind a local mutex for the
 //! threads of the rank) and its collective close.
 
+use crate::backing::Backing;
 use crate::error::LockError;
 use crate::guard::MpiLockGuard;
-use crate::queue::{next_ticket, Queue, WORDS};
+use crate::options::LockOptions;
+use crate::queue::{next_ticket, Queue, TAIL, WORDS};
 use crate::stats::{Counters, LockStats};
+use crate::words::Access;
 use mpi::topology::Communicator;
-use shm_core::window::Window;
-use shm_core::OwnedComm;
+use parking_lot::ReentrantMutex;
+use shm_core::sync::AtomicWords;
+use std::cell::RefCell;
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -17,6 +21,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub(crate) struct State {
     /// This rank (one of its threads) holds the lock.
     pub(crate) held: bool,
+    /// Guards alive for the current hold (more than 1 only when recursive).
+    pub(crate) depth: u32,
     /// The ticket of the current (or last) hold.
     pub(crate) ticket: u32,
     /// Local mode: the ticket of the last grant.
@@ -25,8 +31,23 @@ pub(crate) struct State {
     pub(crate) broken: Option<shm_core::Error>,
 }
 
+/// The distributed part of the lock.
+pub(crate) struct Distributed {
+    pub(crate) queue: Queue,
+    /// `thread_token()` of the creating thread.
+    pub(crate) creator: u64,
+    /// `None` when MPI provides `MPI_THREAD_MULTIPLE`, else the level's name.
+    pub(crate) single_threaded: Option<&'static str>,
+}
+
+impl Distributed {
+    fn rank(&self) -> i32 {
+        self.queue.backing.rank()
+    }
+}
+
 /// A small per-thread number (never 0), to recognise the holding thread.
-fn thread_token() -> u64 {
+pub(crate) fn thread_token() -> u64 {
     static NEXT_TOKEN: AtomicU64 = AtomicU64::new(1);
     thread_local! {
         static TOKEN: u64 = NEXT_TOKEN.fetch_add(1, Ordering::Relaxed);
@@ -57,24 +78,31 @@ fn level_name(level: mpi::Threading) -> Option<&'static str> {
 #[must_use = "dropping the lock frees it (collectively)"]
 pub struct MpiLock {
     // Declared first: the window and communicator are freed before the rest.
-    pub(crate) dist: Option<Queue>,
-    pub(crate) state: parking_lot::Mutex<State>,
+    pub(crate) dist: Option<Distributed>,
+    pub(crate) state: ReentrantMutex<RefCell<State>>,
     /// `thread_token()` of the thread holding `state` (0 = none).
     pub(crate) owner: AtomicU64,
+    pub(crate) recursive: bool,
     pub(crate) stats: Counters,
     /// Makes the type `!Send` whatever its fields are (see the type docs).
     pub(crate) _not_send: PhantomData<*const ()>,
 }
 
 // SAFETY: `MpiLock` is `!Sync` only because of the MPI handles in `dist` (the
-// window's raw pointers and `Cell`, the communicator). Through `&MpiLock`:
-// * every MPI call on the window or the communicator, and every use of their
-//   interior mutability, happens inside `acquire`/`try_acquire`/`release`,
-//   which are only called while holding the `state` mutex, so at most one
-//   thread of this process uses them at a time;
+// window's raw pointers and `Cell`, the communicator) and the `RefCell` in
+// the reentrant mutex. Through `&MpiLock`:
+// * every MPI call on the window or the communicator, every use of their
+//   interior mutability and every borrow of the `RefCell` happens inside
+//   `acquire_with`/`release`/the guard's `finish`, which are only called
+//   while holding the `state` mutex, which one thread at a time can hold (a
+//   thread that holds it already only re-enters it in recursive mode, on
+//   the same thread, outside any borrow of the `RefCell`);
+// * `is_locked` makes one atomic read of the tail word, which any thread
+//   may do at any time (MPI atomics with `MPI_THREAD_MULTIPLE`, which
+//   `check_thread` requires off the creating thread, or CPU atomics);
 // * the other fields read through `&self` (`rank`, `root`, the window's
-//   segment lengths, `creator`, `single_threaded`) are never mutated after
-//   construction, and `owner` and the counters are atomics;
+//   segment lengths, `creator`, `single_threaded`, `recursive`) are never
+//   mutated after construction, and `owner` and the counters are atomics;
 // * MPI handles are process-wide and valid on every thread. Using them from a
 //   thread other than the creator is refused (`LockError::ThreadLevel`)
 //   unless MPI provides MPI_THREAD_MULTIPLE, which permits calls from any
@@ -89,9 +117,11 @@ impl std::fmt::Debug for MpiLock {
             None => f.debug_struct("MpiLock").field("mode", &"local").finish(),
             Some(d) => f
                 .debug_struct("MpiLock")
-                .field("rank", &d.rank)
-                .field("size", &d.comm.size())
-                .field("root", &d.root)
+                .field("rank", &d.rank())
+                .field("size", &d.queue.backing.size())
+                .field("root", &d.queue.root)
+                .field("words", d.queue.backing.words())
+                .field("recursive", &self.recursive)
                 .finish(),
         }
     }
@@ -101,7 +131,7 @@ impl MpiLock {
     /// Creates a lock over `comm`, with the waiting list on rank 0
     /// (collective over `comm`).
     pub fn new<C: Communicator + ?Sized>(comm: &C) -> Result<Self, LockError> {
-        Self::with_root(comm, 0)
+        Self::options().create(comm)
     }
 
     /// Creates a lock over `comm` whose waiting list (the tail word) lives on
@@ -112,56 +142,77 @@ impl MpiLock {
     /// The lock duplicates `comm`, so several locks on one communicator, and
     /// the application's own messages, never interfere.
     pub fn with_root<C: Communicator + ?Sized>(comm: &C, root: i32) -> Result<Self, LockError> {
-        let comm = OwnedComm::duplicate(comm)?;
-        let size = comm.size();
-        let mut bounds = [root as i64, -(root as i64)];
-        comm.all_reduce_min(&mut bounds)?;
-        let (lowest, highest) = (bounds[0], -bounds[1]);
-        // Every rank computes the same verdict from the same reduction.
-        let verdict = if lowest != highest {
-            Err(format!(
-                "the root rank differs between ranks (from {lowest} to {highest})"
-            ))
-        } else if !(0..size as i64).contains(&lowest) {
-            Err(format!(
-                "root rank {lowest} is outside the communicator of {size} ranks"
-            ))
-        } else {
-            Ok(())
-        };
-        comm.agree(verdict)?;
+        Self::options().root(root).create(comm)
+    }
+
+    /// The options of a new lock: root rank, recursive mode and how the
+    /// lock's words are reached.
+    ///
+    /// ```no_run
+    /// use mpi_lock::{Access, MpiLock};
+    /// let universe = mpi::initialize().unwrap();
+    /// let world = universe.world();
+    /// let lock = MpiLock::options()
+    ///     .root(0)
+    ///     .recursive(true)
+    ///     .access(Access::Mpi)
+    ///     .create(&world)?;
+    /// let outer = lock.lock()?;
+    /// let inner = lock.lock()?; // the same thread again: allowed
+    /// drop(inner);
+    /// drop(outer); // released here
+    /// # Ok::<(), mpi_lock::LockError>(())
+    /// ```
+    pub fn options() -> LockOptions {
+        LockOptions::default()
+    }
+
+    pub(crate) fn create<C: Communicator + ?Sized>(
+        comm: &C,
+        root: i32,
+        access: Access,
+        recursive: bool,
+    ) -> Result<Self, LockError> {
         // 32-bit words: Open MPI 4.x (osc/rdma over btl/vader) crashes on
         // 64-bit MPI_Compare_and_swap (open-mpi/ompi#7967, #11349).
-        let win = Window::<i32>::allocate(comm.communicator(), WORDS)?;
-        // No process ever takes an exclusive MPI_Win_lock on this private
-        // window, so the lock_all epoch may assert MPI_MODE_NOCHECK.
-        let win = win.into_locked(true)?;
-        Ok(MpiLock {
-            dist: Some(Queue {
-                win,
-                rank: comm.rank(),
-                comm,
-                root,
+        let backing = Backing::<i32>::create(
+            comm,
+            WORDS,
+            access,
+            root,
+            "the lock options",
+            &[i64::from(recursive)],
+        )?;
+        Ok(Self::with_parts(
+            Some(Distributed {
+                queue: Queue { backing, root },
                 creator: thread_token(),
                 single_threaded: level_name(mpi::environment::threading_support()),
             }),
-            state: parking_lot::Mutex::new(State::default()),
+            recursive,
+        ))
+    }
+
+    fn with_parts(dist: Option<Distributed>, recursive: bool) -> Self {
+        MpiLock {
+            dist,
+            state: ReentrantMutex::new(RefCell::new(State::default())),
             owner: AtomicU64::new(0),
+            recursive,
             stats: Counters::default(),
             _not_send: PhantomData,
-        })
+        }
     }
 
     /// An in-process lock with the same interface and no MPI at all (pshmem's
     /// `comm=None`): it serialises the threads of this process.
     pub fn local() -> Self {
-        MpiLock {
-            dist: None,
-            state: parking_lot::Mutex::new(State::default()),
-            owner: AtomicU64::new(0),
-            stats: Counters::default(),
-            _not_send: PhantomData,
-        }
+        Self::with_parts(None, false)
+    }
+
+    /// [`local`](Self::local), recursive: the holding thread may lock again.
+    pub fn local_recursive() -> Self {
+        Self::with_parts(None, true)
     }
 
     /// `true` for a lock made by [`MpiLock::local`].
@@ -169,19 +220,33 @@ impl MpiLock {
         self.dist.is_none()
     }
 
+    /// `true` if the holding thread may lock again (see
+    /// [`LockOptions::recursive`]).
+    pub fn is_recursive(&self) -> bool {
+        self.recursive
+    }
+
+    /// `true` when the lock's words are reached with CPU atomics (every rank
+    /// shares one node; see [`Access`]).
+    pub fn uses_cpu_atomics(&self) -> bool {
+        self.dist
+            .as_ref()
+            .is_some_and(|d| d.queue.backing.is_node())
+    }
+
     /// This process's rank in the lock's communicator (0 in local mode).
     pub fn rank(&self) -> i32 {
-        self.dist.as_ref().map_or(0, |d| d.rank)
+        self.dist.as_ref().map_or(0, |d| d.rank())
     }
 
     /// The number of ranks of the lock's communicator (1 in local mode).
     pub fn size(&self) -> i32 {
-        self.dist.as_ref().map_or(1, |d| d.comm.size())
+        self.dist.as_ref().map_or(1, |d| d.queue.backing.size())
     }
 
     /// The rank holding the waiting list (`None` in local mode).
     pub fn root(&self) -> Option<i32> {
-        self.dist.as_ref().map(|d| d.root)
+        self.dist.as_ref().map(|d| d.queue.root)
     }
 
     /// This rank's counters (acquisitions, remote operations, polls).
@@ -189,9 +254,31 @@ impl MpiLock {
         self.stats.snapshot()
     }
 
+    /// `true` when some thread of this rank holds the lock.
+    pub fn is_held(&self) -> bool {
+        self.owner.load(Ordering::Acquire) != 0
+    }
+
+    /// `true` when some rank holds the lock or waits for it, at the moment
+    /// of one atomic read of the tail of the waiting list (a snapshot: it
+    /// may change as soon as it is read).
+    ///
+    /// # Errors
+    /// The MPI error of the read.
+    pub fn is_locked(&self) -> Result<bool, LockError> {
+        match &self.dist {
+            None => Ok(self.is_held()),
+            Some(d) => {
+                self.check_thread()?;
+                let tail = d.queue.backing.words().load(d.queue.root, TAIL)?;
+                Ok(tail > 0)
+            }
+        }
+    }
+
     fn check_thread(&self) -> Result<(), LockError> {
         match &self.dist {
-            Some(Queue {
+            Some(Distributed {
                 single_threaded: Some(level),
                 creator,
                 ..
@@ -200,15 +287,31 @@ impl MpiLock {
         }
     }
 
-    fn check_reentry(&self) -> Result<u64, LockError> {
+    /// The calling thread's token, or the guard of a recursive re-entry
+    /// when this thread holds the lock already.
+    fn enter(&self) -> Result<Result<u64, MpiLockGuard<'_>>, LockError> {
         let me = thread_token();
         // Only this thread ever stores its own token, so seeing it means that
         // this thread holds the lock.
-        if self.owner.load(Ordering::Acquire) == me {
-            Err(LockError::AlreadyHeld)
-        } else {
-            Ok(me)
+        if self.owner.load(Ordering::Acquire) != me {
+            return Ok(Ok(me));
         }
+        if !self.recursive {
+            return Err(LockError::AlreadyHeld);
+        }
+        // This thread holds the reentrant mutex already: this cannot block.
+        let state = self.state.lock();
+        let ticket = {
+            let mut s = state.borrow_mut();
+            s.depth += 1;
+            s.ticket
+        };
+        Ok(Err(MpiLockGuard {
+            lock: self,
+            state: Some(state),
+            ticket,
+            _not_send: PhantomData,
+        }))
     }
 
     /// Acquires the lock, waiting for the ranks (and local threads) that
@@ -216,15 +319,21 @@ impl MpiLock {
     /// reached the waiting list.
     ///
     /// # Errors
-    /// [`LockError::AlreadyHeld`] if this thread holds the lock already,
-    /// [`LockError::ThreadLevel`] from a non-creating thread without
-    /// `MPI_THREAD_MULTIPLE`, [`LockError::Broken`] after an earlier MPI
-    /// failure, or the MPI error that interrupted the protocol.
+    /// [`LockError::AlreadyHeld`] if this thread holds the lock already (and
+    /// the lock is not recursive), [`LockError::ThreadLevel`] from a
+    /// non-creating thread without `MPI_THREAD_MULTIPLE`,
+    /// [`LockError::Broken`] after an earlier MPI failure, or the MPI error
+    /// that interrupted the protocol.
     pub fn lock(&self) -> Result<MpiLockGuard<'_>, LockError> {
         self.check_thread()?;
-        let me = self.check_reentry()?;
+        let me = match self.enter()? {
+            Ok(me) => me,
+            Err(reentered) => return Ok(reentered),
+        };
         let state = self.state.lock();
-        let guard = self.acquire_with(state, me, |dist, stats| dist.acquire(stats).map(Some))?;
+        let guard = self.acquire_with(state, me, |dist, stats| {
+            dist.queue.acquire(dist.rank(), stats).map(Some)
+        })?;
         Ok(guard.expect("a blocking acquire always returns a ticket"))
     }
 
@@ -235,43 +344,53 @@ impl MpiLock {
     /// As [`lock`](Self::lock).
     pub fn try_lock(&self) -> Result<Option<MpiLockGuard<'_>>, LockError> {
         self.check_thread()?;
-        let me = self.check_reentry()?;
+        let me = match self.enter()? {
+            Ok(me) => me,
+            Err(reentered) => return Ok(Some(reentered)),
+        };
         let Some(state) = self.state.try_lock() else {
             Counters::add(&self.stats.failed_tries, 1);
             return Ok(None);
         };
-        self.acquire_with(state, me, |dist, stats| dist.try_acquire(stats))
+        self.acquire_with(state, me, |dist, stats| {
+            dist.queue.try_acquire(dist.rank(), stats)
+        })
     }
 
     fn acquire_with<'a>(
         &'a self,
-        mut state: parking_lot::MutexGuard<'a, State>,
+        state: parking_lot::ReentrantMutexGuard<'a, RefCell<State>>,
         me: u64,
-        protocol: impl FnOnce(&Queue, &Counters) -> shm_core::Result<Option<u32>>,
+        protocol: impl FnOnce(&Distributed, &Counters) -> shm_core::Result<Option<u32>>,
     ) -> Result<Option<MpiLockGuard<'a>>, LockError> {
-        if let Some(error) = &state.broken {
-            return Err(LockError::Broken(error.clone()));
-        }
-        let ticket = match &self.dist {
-            None => {
-                state.last_local_ticket = next_ticket(state.last_local_ticket);
-                Some(state.last_local_ticket)
+        let ticket = {
+            let mut s = state.borrow_mut();
+            if let Some(error) = &s.broken {
+                return Err(LockError::Broken(error.clone()));
             }
-            Some(dist) => match protocol(dist, &self.stats) {
-                Ok(ticket) => ticket,
-                Err(e) => {
-                    state.broken = Some(e.clone());
-                    return Err(e.into());
+            let ticket = match &self.dist {
+                None => {
+                    s.last_local_ticket = next_ticket(s.last_local_ticket);
+                    Some(s.last_local_ticket)
                 }
-            },
-        };
-        let Some(ticket) = ticket else {
-            Counters::add(&self.stats.failed_tries, 1);
-            return Ok(None);
+                Some(dist) => match protocol(dist, &self.stats) {
+                    Ok(ticket) => ticket,
+                    Err(e) => {
+                        s.broken = Some(e.clone());
+                        return Err(e.into());
+                    }
+                },
+            };
+            let Some(ticket) = ticket else {
+                Counters::add(&self.stats.failed_tries, 1);
+                return Ok(None);
+            };
+            s.held = true;
+            s.depth = 1;
+            s.ticket = ticket;
+            ticket
         };
         Counters::add(&self.stats.acquisitions, 1);
-        state.held = true;
-        state.ticket = ticket;
         self.owner.store(me, Ordering::Release);
         Ok(Some(MpiLockGuard {
             lock: self,
@@ -286,8 +405,9 @@ impl MpiLock {
             return Ok(());
         }
         state.held = false;
+        state.depth = 0;
         if let Some(dist) = &self.dist {
-            if let Err(e) = dist.release(state.ticket, &self.stats) {
+            if let Err(e) = dist.queue.release(dist.rank(), state.ticket, &self.stats) {
                 state.broken = Some(e.clone());
                 return Err(e.into());
             }
@@ -314,7 +434,7 @@ impl MpiLock {
     fn shutdown(&mut self) -> Result<(), LockError> {
         // `get_mut` works even if a leaked guard left the mutex locked: we
         // own the lock, so no guard can be alive.
-        let state = self.state.get_mut();
+        let state = self.state.get_mut().get_mut();
         let Some(dist) = self.dist.take() else {
             let was_held = std::mem::replace(&mut state.held, false);
             return if was_held {
@@ -328,14 +448,19 @@ impl MpiLock {
         if was_held {
             state.held = false;
             if local_failure.is_none() {
-                if let Err(e) = dist.release(state.ticket, &self.stats) {
+                if let Err(e) = dist.queue.release(dist.rank(), state.ticket, &self.stats) {
                     local_failure = Some(e.to_string());
                 }
             }
         }
-        let mut held = [if was_held { dist.rank as i64 } else { i64::MAX }];
-        let reduced = dist.comm.all_reduce_min(&mut held);
-        let agreed = dist.comm.agree(local_failure.map_or(Ok(()), Err));
+        let comm = dist.queue.backing.comm();
+        let mut held = [if was_held {
+            i64::from(dist.rank())
+        } else {
+            i64::MAX
+        }];
+        let reduced = comm.all_reduce_min(&mut held);
+        let agreed = comm.agree(local_failure.map_or(Ok(()), Err));
         // Freeing the window is collective; every rank got here.
         drop(dist);
         reduced?;
@@ -357,13 +482,10 @@ impl MpiLock {
 
 impl Drop for MpiLock {
     fn drop(&mut self) {
-        if self.dist.is_none() {
-            return;
-        }
-        if std::thread::panicking() {
-            // A panicking rank must not enter collectives the other ranks may
-            // never reach; leak the window and communicator instead.
-            std::mem::forget(self.dist.take());
+        // A panicking rank must not enter collectives the other ranks may
+        // never reach; the window and communicator are leaked instead (by
+        // `Backing`'s own drop).
+        if self.dist.is_none() || std::thread::panicking() {
             return;
         }
         if let Err(e) = self.shutdown() {
@@ -384,7 +506,9 @@ mod tests {
         let lock = MpiLock::local();
         assert!(lock.is_local());
         assert_eq!((lock.rank(), lock.size(), lock.root()), (0, 1, None));
+        assert!(!lock.is_held());
         let g = lock.lock().unwrap();
+        assert!(lock.is_held() && lock.is_locked().unwrap());
         assert_eq!(g.ticket(), 1);
         // Not reentrant: an error, not a deadlock.
         assert_eq!(lock.lock().unwrap_err(), LockError::AlreadyHeld);
@@ -393,6 +517,7 @@ mod tests {
             s.spawn(|| assert!(lock.try_lock().unwrap().is_none()));
         });
         g.unlock().unwrap();
+        assert!(!lock.is_held());
         let g = lock.try_lock().unwrap().expect("free");
         assert_eq!(g.ticket(), 2);
         drop(g);
@@ -401,6 +526,27 @@ mod tests {
         assert_eq!(stats.failed_tries, 1);
         assert_eq!(stats.remote_ops, 0);
         lock.close().unwrap();
+    }
+
+    #[test]
+    fn recursive_local_lock_releases_with_its_last_guard() {
+        let lock = MpiLock::local_recursive();
+        assert!(lock.is_recursive());
+        let outer = lock.lock().unwrap();
+        let inner = lock.try_lock().unwrap().expect("re-entered");
+        assert_eq!(inner.ticket(), outer.ticket());
+        // Released in either order: the lock goes with the last guard.
+        drop(outer);
+        assert!(lock.is_held());
+        std::thread::scope(|s| {
+            s.spawn(|| assert!(lock.try_lock().unwrap().is_none()));
+        });
+        drop(inner);
+        assert!(!lock.is_held());
+        std::thread::scope(|s| {
+            s.spawn(|| assert!(lock.try_lock().unwrap().is_some()));
+        });
+        assert_eq!(lock.stats().acquisitions, 2);
     }
 
     #[test]

@@ -1,10 +1,9 @@
-//! The MCS queue protocol over one window: the words of each rank's
-//! segment, enqueueing, hand-off, and the polls that wait for the token.
+//! The MCS queue protocol over the words of each rank: enqueueing,
+//! hand-off, and the polls that wait for the token.
 
+use crate::backing::Backing;
 use crate::stats::Counters;
-use shm_core::backoff::Backoff;
-use shm_core::window::{LockedWindow, Op, Rma};
-use shm_core::OwnedComm;
+use shm_core::sync::AtomicWords;
 
 /// Word of the root's segment holding the tail of the waiting list.
 ///
@@ -24,31 +23,26 @@ pub(crate) const FLAG: usize = 2;
 /// RMA on segments that are not a multiple of 16 bytes.
 pub(crate) const WORDS: usize = 3;
 
-/// The lock's MCS queue, spread over the ranks: its communicator and the
-/// window of queue words.
+/// The lock's MCS queue, spread over the ranks: the queue words and the
+/// rank of the tail.
+///
+/// Each member of the queue is named by the rank whose `NEXT` and `FLAG`
+/// words it uses (its *entry*): its own rank for [`MpiLock`](crate::MpiLock)'s
+/// FIFO order, its node leader's for the node-batched order, where whichever
+/// rank of the node holds the node's turn acts for the node.
 pub(crate) struct Queue {
-    // Declared before `comm` so that the window is freed first.
-    pub(crate) win: LockedWindow<i32>,
-    pub(crate) comm: OwnedComm,
-    pub(crate) rank: i32,
+    pub(crate) backing: Backing<i32>,
     pub(crate) root: i32,
-    /// `thread_token()` of the creating thread.
-    pub(crate) creator: u64,
-    /// `None` when MPI provides `MPI_THREAD_MULTIPLE`, else the level's name.
-    pub(crate) single_threaded: Option<&'static str>,
 }
 
 impl Queue {
-    /// This rank's entry in the queue words (0 means "nobody").
-    pub(crate) fn entry(&self) -> i32 {
-        self.rank + 1
-    }
-
-    /// Joins the waiting list and waits for the token; returns the ticket.
-    pub(crate) fn acquire(&self, stats: &Counters) -> shm_core::Result<u32> {
-        let me = self.entry();
+    /// Joins the waiting list as `entry` and waits for the token; returns
+    /// the ticket.
+    pub(crate) fn acquire(&self, entry: i32, stats: &Counters) -> shm_core::Result<u32> {
+        let me = entry + 1;
+        let words = self.backing.words();
         // Enqueue: swap ourselves in as the tail.
-        let prev = self.win.fetch_and_op(self.root, TAIL, me, Op::Replace)?;
+        let prev = words.swap(self.root, TAIL, me)?;
         Counters::add(&stats.remote_ops, 1);
         if prev <= 0 {
             // The list was empty: the lock is ours, `-prev` was the last ticket.
@@ -56,23 +50,27 @@ impl Queue {
         }
         // Link behind the predecessor and wait for it to hand us the token.
         let pred = prev - 1;
-        self.win.accumulate_flush(pred, NEXT, &[me], Op::Replace)?;
-        Counters::add(&stats.remote_ops, 1);
-        Counters::add(&stats.remote_flushes, 1);
-        let ticket = self.wait_own(FLAG, stats)?;
+        words.store(pred, NEXT, me)?;
+        self.count_handoff(stats);
+        let ticket = self.wait_own(entry, FLAG, stats)?;
         Ok(ticket.unsigned_abs())
     }
 
-    /// Takes the lock only if the waiting list is empty.
-    pub(crate) fn try_acquire(&self, stats: &Counters) -> shm_core::Result<Option<u32>> {
-        let me = self.entry();
-        let mut seen = self.win.fetch_and_op(self.root, TAIL, 0, Op::NoOp)?;
+    /// Takes the lock as `entry` only if the waiting list is empty.
+    pub(crate) fn try_acquire(
+        &self,
+        entry: i32,
+        stats: &Counters,
+    ) -> shm_core::Result<Option<u32>> {
+        let me = entry + 1;
+        let words = self.backing.words();
+        let mut seen = words.load(self.root, TAIL)?;
         Counters::add(&stats.remote_ops, 1);
         loop {
             if seen > 0 {
                 return Ok(None);
             }
-            let old = self.win.compare_and_swap(self.root, TAIL, seen, me)?;
+            let old = words.compare_swap(self.root, TAIL, seen, me)?;
             Counters::add(&stats.remote_ops, 1);
             if old == seen {
                 return Ok(Some(next_ticket(seen.unsigned_abs())));
@@ -85,60 +83,54 @@ impl Queue {
 
     /// Leaves the lock: either the list had only us (reset the tail to empty,
     /// remembering our ticket), or hand the token to our successor.
-    pub(crate) fn release(&self, ticket: u32, stats: &Counters) -> shm_core::Result<()> {
-        let me = self.entry();
+    pub(crate) fn release(
+        &self,
+        entry: i32,
+        ticket: u32,
+        stats: &Counters,
+    ) -> shm_core::Result<()> {
+        let me = entry + 1;
+        let words = self.backing.words();
         let empty = -(ticket as i32);
-        let old = self.win.compare_and_swap(self.root, TAIL, me, empty)?;
+        let old = words.compare_swap(self.root, TAIL, me, empty)?;
         Counters::add(&stats.remote_ops, 1);
         if old == me {
             return Ok(());
         }
         // Somebody swapped itself in behind us; wait for its link.
-        let next = self.wait_own(NEXT, stats)?;
+        let next = self.wait_own(entry, NEXT, stats)?;
         let succ = next - 1;
-        self.win
-            .accumulate_flush(succ, FLAG, &[next_ticket(ticket) as i32], Op::Replace)?;
-        Counters::add(&stats.remote_ops, 1);
-        Counters::add(&stats.remote_flushes, 1);
+        words.store(succ, FLAG, next_ticket(ticket) as i32)?;
+        self.count_handoff(stats);
         Ok(())
     }
 
-    /// Polls one of our own words until it is non-zero, resetting it to zero
-    /// in the same atomic swap (so `NEXT` and `FLAG` are zero whenever this
-    /// rank is not in the list). Each poll is an MPI call on the window, which
-    /// drives MPI progress; once the backoff gets patient, an `MPI_Iprobe` on
-    /// the lock's private communicator drives it further.
-    pub(crate) fn wait_own(&self, word: usize, stats: &Counters) -> shm_core::Result<i32> {
-        let mut backoff = Backoff::new();
-        loop {
-            let value = self.win.fetch_and_op(self.rank, word, 0, Op::Replace)?;
-            Counters::add(&stats.local_polls, 1);
-            if value != 0 {
-                return Ok(value);
-            }
-            if backoff.patient() {
-                self.probe();
-            }
-            backoff.snooze();
+    /// Counts a write to another member's words (a link or a hand-off),
+    /// which is flushed when the words are MPI's.
+    fn count_handoff(&self, stats: &Counters) {
+        Counters::add(&stats.remote_ops, 1);
+        if !self.backing.is_node() {
+            Counters::add(&stats.remote_flushes, 1);
         }
     }
 
-    /// `MPI_Iprobe` on the lock's communicator, where nothing is ever sent:
-    /// its only effect is to run the progress engine.
-    pub(crate) fn probe(&self) {
-        let mut flag = 0;
-        // SAFETY: the communicator is live (owned by `self`); `flag` is a
-        // local int and the status is ignored (MPI_STATUS_IGNORE). The return
-        // code is irrelevant: this call is only made for progress.
-        unsafe {
-            mpi::ffi::MPI_Iprobe(
-                mpi::ffi::RSMPI_ANY_SOURCE,
-                mpi::ffi::RSMPI_ANY_TAG,
-                self.comm.as_raw(),
-                &mut flag,
-                mpi::ffi::RSMPI_STATUS_IGNORE,
-            );
-        }
+    /// Polls one of `entry`'s words until it is non-zero, resetting it to
+    /// zero in the same atomic swap (so `NEXT` and `FLAG` are zero whenever
+    /// `entry` is not in the list). With MPI words each poll is an MPI call
+    /// on the window, which drives MPI progress; once the wait gets long, an
+    /// `MPI_Iprobe` on the lock's private communicator drives it further.
+    pub(crate) fn wait_own(
+        &self,
+        entry: i32,
+        word: usize,
+        stats: &Counters,
+    ) -> shm_core::Result<i32> {
+        let words = self.backing.words();
+        self.backing.wait(|| {
+            let value = words.swap(entry, word, 0)?;
+            Counters::add(&stats.local_polls, 1);
+            Ok((value != 0).then_some(value))
+        })
     }
 }
 

@@ -161,6 +161,42 @@ impl OwnedComm {
         raw::translate_ranks(comm.as_raw(), self.as_raw())
     }
 
+    /// Drives MPI's progress engine once: an `MPI_Iprobe` on this
+    /// communicator, where the toolkit never sends anything, so nothing is
+    /// ever received. Waiting loops call it (see [`crate::sync::poll`]).
+    pub fn progress(&self) {
+        let mut flag = 0;
+        // SAFETY: the communicator is live (owned by `self`); `flag` is a
+        // local int and the status is ignored. The return code does not
+        // matter: the call is made for its progress only.
+        unsafe {
+            ffi::MPI_Iprobe(
+                sys::ANY_SOURCE(),
+                sys::ANY_TAG(),
+                self.as_raw(),
+                &mut flag,
+                ffi::RSMPI_STATUS_IGNORE,
+            );
+        }
+    }
+
+    /// Checks that every rank passed the same `values` (collective, one
+    /// `MPI_Allreduce` of twice their number): else the same
+    /// [`Error::Invalid`] on every rank, saying that `what` (a plural, such as
+    /// "the root ranks") differ.
+    pub fn agree_same(&self, what: &str, values: &[i64]) -> Result<()> {
+        let mut both: Vec<i64> = values.iter().flat_map(|&v| [v, !v]).collect();
+        self.all_reduce_min(&mut both)?;
+        let differs = both.chunks(2).any(|pair| pair[0] != !pair[1]);
+        if differs {
+            return Err(Error::Invalid {
+                rank: None,
+                message: format!("{what} differ between the ranks"),
+            });
+        }
+        Ok(())
+    }
+
     /// `MPI_Barrier`.
     pub fn barrier(&self) -> Result<()> {
         raw::barrier(self.as_raw())

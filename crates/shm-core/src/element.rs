@@ -33,6 +33,10 @@ pub trait Element:
     /// bitwise operations accept).
     const INTEGER: bool;
 
+    /// `value` converted with `as` (wrapping for narrow integers): how the
+    /// toolkit's counters and tickets get their small constants.
+    fn from_i64(value: i64) -> Self;
+
     /// The MPI datatype handle of this type.
     fn datatype() -> MPI_Datatype {
         Self::equivalent_datatype().as_raw()
@@ -47,6 +51,9 @@ macro_rules! elements {
                 const NAME: &'static str = $name;
                 const CODE: i64 = $code;
                 const INTEGER: bool = $int;
+                fn from_i64(value: i64) -> Self {
+                    value as $t
+                }
             }
         )*
     };

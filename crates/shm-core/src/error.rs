@@ -111,6 +111,16 @@ pub enum Error {
         /// How much was asked and how much was left.
         message: String,
     },
+    /// A wait of a synchronisation object (see [`crate::sync::poll`]) took
+    /// longer than the deadline set by the `RMA_WAIT_DEADLINE` environment
+    /// variable. Meant for tests and debugging: it turns a protocol bug into
+    /// an error instead of a hang, and the object that waited may be left
+    /// unusable.
+    #[error("a wait took longer than RMA_WAIT_DEADLINE ({millis} ms)")]
+    Deadline {
+        /// The deadline, in milliseconds.
+        millis: u64,
+    },
 }
 
 /// A resource that can run out, in [`Error::Exhausted`].

@@ -30,6 +30,7 @@ mod memory;
 pub mod shared;
 mod slab;
 mod split;
+pub mod sync;
 #[doc(hidden)]
 pub mod sys;
 pub mod topology;

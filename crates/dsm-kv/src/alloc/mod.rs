@@ -2,21 +2,24 @@
 //! each host's bitmaps under the host's allocation lock.
 //!
 //! Allocation metadata (the bitmaps and the counters [`USED_SLOTS`] and
-//! [`USED_DESCRIPTORS`]) changes only under the host's lock ([`lock`]), one
-//! host at a time, so there is never a deadlock. Under the lock the bitmap
+//! [`USED_DESCRIPTORS`]) changes only under the host's lock, one host at a
+//! time, so there is never a deadlock. The lock is a FIFO
+//! [`TicketLock`] in words [`LOCK_NEXT`] and [`LOCK_SERVING`] of the host's
+//! window, taken with `MPI_Fetch_and_op` only; its guard passes the turn on
+//! however the holder leaves (an error or a panic included), so an MPI error
+//! under the lock does not leave the host locked for the other ranks. Under the lock the bitmap
 //! moves with plain get and put (the lock orders them, and its release
 //! flushes them first); the counters change with `MPI_Accumulate`, so that
 //! [`free_slots`](Hosts::free_slots_on) can read them atomically without
 //! the lock.
 
 mod bitmap;
-mod lock;
 
 use crate::error::{Error, Result};
 use crate::hosts::Hosts;
-use crate::layout::{USED_DESCRIPTORS, USED_SLOTS};
+use crate::layout::{LOCK_NEXT, LOCK_SERVING, USED_DESCRIPTORS, USED_SLOTS};
 use crate::value::Extent;
-use lock::HostLock;
+use shm_core::sync::TicketLock;
 use shm_core::window::{Op, Rma};
 use std::collections::BTreeMap;
 use std::ops::RangeInclusive;
@@ -25,7 +28,7 @@ impl Hosts {
     /// Runs `f` holding `host`'s allocation lock; the lock is passed on
     /// however `f` ends (error or panic included).
     fn with_host_lock<R>(&self, host: i32, f: impl FnOnce() -> Result<R>) -> Result<R> {
-        let lock = HostLock::acquire(&self.win, host)?;
+        let lock = TicketLock::<i64, _>::acquire(&self.win, host, LOCK_NEXT, LOCK_SERVING)?;
         let result = f();
         lock.release()?;
         result
