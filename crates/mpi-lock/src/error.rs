@@ -1,6 +1,7 @@
 //! The error type of `mpi-lock`.
 
-/// Everything that can go wrong with an [`MpiLock`](crate::MpiLock).
+/// Everything that can go wrong with the toolkit's synchronisation objects
+/// ([`MpiLock`](crate::MpiLock) and the others).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum LockError {
@@ -36,6 +37,22 @@ pub enum LockError {
     HeldAtClose {
         /// The lowest rank that still held the lock.
         rank: i32,
+    },
+
+    /// A release of something this rank does not hold (such as a permit of
+    /// a bounded semaphore released beyond its bound).
+    #[error("{what}: this rank does not hold it")]
+    NotHeld {
+        /// What was released.
+        what: &'static str,
+    },
+
+    /// A guard of one object was given to another (such as a lock guard to
+    /// a condition variable built on a different lock).
+    #[error("the guard belongs to another {what}")]
+    WrongObject {
+        /// The kind of object.
+        what: &'static str,
     },
 
     /// An earlier MPI error left this rank's part of the distributed queue in
