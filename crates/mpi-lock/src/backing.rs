@@ -80,14 +80,17 @@ impl<T: CpuAtomic> Backing<T> {
     }
 
     /// Waits until `attempt` returns `Some` ([`shm_core::sync::poll`]),
-    /// driving MPI progress on the object's communicator while the words are
-    /// MPI's.
+    /// driving MPI progress on the object's communicator.
+    ///
+    /// Progress is driven even when the words are CPU atomics, which need
+    /// none: while a rank waits here, other ranks may be doing RMA on its
+    /// windows (the data a lock protects), and with MPICH those operations
+    /// complete only when the target rank calls MPI.
     pub(crate) fn wait<R, E: From<shm_core::Error>>(
         &self,
         attempt: impl FnMut() -> Result<Option<R>, E>,
     ) -> Result<R, E> {
-        let progress = (!self.is_node()).then_some(&*self.comm);
-        poll(progress, attempt)
+        poll(Some(&self.comm), attempt)
     }
 
     /// Waits until word `word` of `target` satisfies `ready`; returns it.

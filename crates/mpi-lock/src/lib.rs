@@ -106,6 +106,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 mod backing;
+mod batch;
 mod error;
 mod guard;
 mod lock;
@@ -117,6 +118,6 @@ mod words;
 pub use error::LockError;
 pub use guard::MpiLockGuard;
 pub use lock::MpiLock;
-pub use options::LockOptions;
+pub use options::{LockOptions, Order};
 pub use stats::LockStats;
 pub use words::Access;

@@ -3,9 +3,10 @@
 //! threads of the rank) and its collective close.
 
 use crate::backing::Backing;
+use crate::batch::NodeBatch;
 use crate::error::LockError;
 use crate::guard::MpiLockGuard;
-use crate::options::LockOptions;
+use crate::options::{LockOptions, Order};
 use crate::queue::{next_ticket, Queue, TAIL, WORDS};
 use crate::stats::{Counters, LockStats};
 use crate::words::Access;
@@ -33,6 +34,8 @@ pub(crate) struct State {
 
 /// The distributed part of the lock.
 pub(crate) struct Distributed {
+    /// The node-batched order's node queues (`None`: FIFO).
+    pub(crate) batch: Option<NodeBatch>,
     pub(crate) queue: Queue,
     /// `thread_token()` of the creating thread.
     pub(crate) creator: u64,
@@ -43,6 +46,27 @@ pub(crate) struct Distributed {
 impl Distributed {
     fn rank(&self) -> i32 {
         self.queue.backing.rank()
+    }
+
+    fn acquire(&self, stats: &Counters) -> shm_core::Result<u32> {
+        match &self.batch {
+            None => self.queue.acquire(self.rank(), stats),
+            Some(batch) => batch.acquire(&self.queue, stats),
+        }
+    }
+
+    fn try_acquire(&self, stats: &Counters) -> shm_core::Result<Option<u32>> {
+        match &self.batch {
+            None => self.queue.try_acquire(self.rank(), stats),
+            Some(batch) => batch.try_acquire(&self.queue, stats),
+        }
+    }
+
+    fn release(&self, ticket: u32, stats: &Counters) -> shm_core::Result<()> {
+        match &self.batch {
+            None => self.queue.release(self.rank(), ticket, stats).map(drop),
+            Some(batch) => batch.release(&self.queue, ticket, stats),
+        }
     }
 }
 
@@ -172,6 +196,7 @@ impl MpiLock {
         root: i32,
         access: Access,
         recursive: bool,
+        order: Order,
     ) -> Result<Self, LockError> {
         // 32-bit words: Open MPI 4.x (osc/rdma over btl/vader) crashes on
         // 64-bit MPI_Compare_and_swap (open-mpi/ompi#7967, #11349).
@@ -181,10 +206,23 @@ impl MpiLock {
             access,
             root,
             "the lock options",
-            &[i64::from(recursive)],
+            &[i64::from(recursive), order.code(), order.max_batch().into()],
         )?;
+        // The options are the same on every rank now: so is this verdict.
+        let batch = match order {
+            Order::NodeBatched { max_batch: 0 } => {
+                return Err(shm_core::Error::Invalid {
+                    rank: None,
+                    message: "a node-batched order needs max_batch >= 1".into(),
+                }
+                .into())
+            }
+            Order::NodeBatched { max_batch } => Some(NodeBatch::new(backing.comm(), max_batch)?),
+            Order::Fifo => None,
+        };
         Ok(Self::with_parts(
             Some(Distributed {
+                batch,
                 queue: Queue { backing, root },
                 creator: thread_token(),
                 single_threaded: level_name(mpi::environment::threading_support()),
@@ -224,6 +262,16 @@ impl MpiLock {
     /// [`LockOptions::recursive`]).
     pub fn is_recursive(&self) -> bool {
         self.recursive
+    }
+
+    /// The grant order chosen at creation ([`Order::Fifo`] in local mode).
+    pub fn order(&self) -> Order {
+        match self.dist.as_ref().and_then(|d| d.batch.as_ref()) {
+            None => Order::Fifo,
+            Some(batch) => Order::NodeBatched {
+                max_batch: batch.max_batch(),
+            },
+        }
     }
 
     /// `true` when the lock's words are reached with CPU atomics (every rank
@@ -331,9 +379,7 @@ impl MpiLock {
             Err(reentered) => return Ok(reentered),
         };
         let state = self.state.lock();
-        let guard = self.acquire_with(state, me, |dist, stats| {
-            dist.queue.acquire(dist.rank(), stats).map(Some)
-        })?;
+        let guard = self.acquire_with(state, me, |dist, stats| dist.acquire(stats).map(Some))?;
         Ok(guard.expect("a blocking acquire always returns a ticket"))
     }
 
@@ -352,9 +398,7 @@ impl MpiLock {
             Counters::add(&self.stats.failed_tries, 1);
             return Ok(None);
         };
-        self.acquire_with(state, me, |dist, stats| {
-            dist.queue.try_acquire(dist.rank(), stats)
-        })
+        self.acquire_with(state, me, |dist, stats| dist.try_acquire(stats))
     }
 
     fn acquire_with<'a>(
@@ -407,7 +451,7 @@ impl MpiLock {
         state.held = false;
         state.depth = 0;
         if let Some(dist) = &self.dist {
-            if let Err(e) = dist.queue.release(dist.rank(), state.ticket, &self.stats) {
+            if let Err(e) = dist.release(state.ticket, &self.stats) {
                 state.broken = Some(e.clone());
                 return Err(e.into());
             }
@@ -448,7 +492,7 @@ impl MpiLock {
         if was_held {
             state.held = false;
             if local_failure.is_none() {
-                if let Err(e) = dist.queue.release(dist.rank(), state.ticket, &self.stats) {
+                if let Err(e) = dist.release(state.ticket, &self.stats) {
                     local_failure = Some(e.to_string());
                 }
             }

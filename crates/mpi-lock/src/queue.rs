@@ -82,27 +82,29 @@ impl Queue {
     }
 
     /// Leaves the lock: either the list had only us (reset the tail to empty,
-    /// remembering our ticket), or hand the token to our successor.
+    /// remembering our ticket), or hand the token to our successor: `true`
+    /// in the second case.
     pub(crate) fn release(
         &self,
         entry: i32,
         ticket: u32,
         stats: &Counters,
-    ) -> shm_core::Result<()> {
+    ) -> shm_core::Result<bool> {
         let me = entry + 1;
         let words = self.backing.words();
         let empty = -(ticket as i32);
         let old = words.compare_swap(self.root, TAIL, me, empty)?;
         Counters::add(&stats.remote_ops, 1);
         if old == me {
-            return Ok(());
+            return Ok(false);
         }
         // Somebody swapped itself in behind us; wait for its link.
         let next = self.wait_own(entry, NEXT, stats)?;
         let succ = next - 1;
         words.store(succ, FLAG, next_ticket(ticket) as i32)?;
         self.count_handoff(stats);
-        Ok(())
+        Counters::add(&stats.handoffs, 1);
+        Ok(true)
     }
 
     /// Counts a write to another member's words (a link or a hand-off),

@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// Counters of the work done by one [`MpiLock`](crate::MpiLock) on this rank, for checking
 /// that the cost of an acquisition does not grow with the number of ranks.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct LockStats {
     /// Successful acquisitions (`lock` and successful `try_lock`).
     pub acquisitions: u64,
@@ -20,6 +21,12 @@ pub struct LockStats {
     /// Polls of this rank's own `next`/`flag` words while waiting (local
     /// fetch-and-op operations; they also drive MPI progress).
     pub local_polls: u64,
+    /// Releases that handed the lock to a waiter through the waiting list
+    /// (in the node-batched order, each one goes to another node).
+    pub handoffs: u64,
+    /// Node-batched order only: releases that passed the lock to a waiter
+    /// of the same node, without the waiting list.
+    pub local_handoffs: u64,
 }
 
 impl LockStats {
@@ -41,6 +48,8 @@ pub(crate) struct Counters {
     pub(crate) remote_ops: AtomicU64,
     pub(crate) remote_flushes: AtomicU64,
     pub(crate) local_polls: AtomicU64,
+    pub(crate) handoffs: AtomicU64,
+    pub(crate) local_handoffs: AtomicU64,
 }
 
 impl Counters {
@@ -55,6 +64,8 @@ impl Counters {
             remote_ops: self.remote_ops.load(Ordering::Relaxed),
             remote_flushes: self.remote_flushes.load(Ordering::Relaxed),
             local_polls: self.local_polls.load(Ordering::Relaxed),
+            handoffs: self.handoffs.load(Ordering::Relaxed),
+            local_handoffs: self.local_handoffs.load(Ordering::Relaxed),
         }
     }
 }
