@@ -1,72 +1,90 @@
 //! [`MpiLockGuard`]: proof of holding an [`MpiLock`](crate::MpiLock).
 
 use crate::error::LockError;
-use crate::lock::{MpiLock, State};
-use std::cell::RefCell;
+use crate::lock::MpiLock;
 use std::marker::PhantomData;
-use std::sync::atomic::Ordering;
 
 /// Proof of holding an [`MpiLock`]; the lock is released when it is dropped
-/// (or by [`MpiLockGuard::unlock`], which reports errors).
+/// (or by [`MpiLockGuard::unlock`], which reports errors). In recursive mode
+/// each re-entry has a guard of its own, and the lock is released with the
+/// last of them.
 ///
 /// The guard borrows the lock, so the lock cannot be closed or dropped while
 /// it is held. It is neither `Send` nor `Sync` (as `lock_api` guards): it must
 /// be released by the thread that acquired it.
 #[must_use = "the lock is released as soon as the guard is dropped"]
 pub struct MpiLockGuard<'a> {
+    // One word, so that a `Result` of a guard stays small on the hot path.
     pub(crate) lock: &'a MpiLock,
-    pub(crate) state: Option<parking_lot::ReentrantMutexGuard<'a, RefCell<State>>>,
-    pub(crate) ticket: u32,
-    pub(crate) _not_send: PhantomData<*const ()>,
+    _not_send: PhantomData<*const ()>,
 }
 
 impl std::fmt::Debug for MpiLockGuard<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MpiLockGuard")
             .field("rank", &self.lock.rank())
-            .field("ticket", &self.ticket)
+            .field("ticket", &self.ticket())
             .finish()
     }
 }
 
-impl MpiLockGuard<'_> {
+impl<'a> MpiLockGuard<'a> {
+    /// A guard of `lock`, held by the calling thread (which holds the
+    /// lock's local turn).
+    #[inline]
+    pub(crate) fn new(lock: &'a MpiLock) -> Self {
+        MpiLockGuard {
+            lock,
+            _not_send: PhantomData,
+        }
+    }
+
     /// The request sequence number of this acquisition: the position of this
     /// rank's enqueue among all enqueues of the lock (1 for the first). Since
-    /// the lock is FIFO, grants happen in ticket order. Tickets live in 32-bit
-    /// window words: after `i32::MAX` (about 2.1 billion) grants they wrap
-    /// around to 1.
+    /// the lock is FIFO, grants happen in ticket order (in the node-batched
+    /// order, tickets still number the grants one after the other). Tickets
+    /// live in 32-bit window words: after about 2.1 billion grants (at least
+    /// `i32::MAX`) they wrap around.
     pub fn ticket(&self) -> u64 {
-        u64::from(self.ticket)
+        // SAFETY: a guard exists only on the thread holding the lock's local
+        // turn (guards are neither Send nor Sync, and the turn is given back
+        // only by the last guard's release), and the reference ends here.
+        u64::from(unsafe { self.lock.local.state_mut() }.ticket)
     }
 
     /// Releases the lock, reporting an MPI failure (dropping the guard does
     /// the same but can only print the error).
-    pub fn unlock(mut self) -> Result<(), LockError> {
-        self.finish()
+    #[inline]
+    pub fn unlock(self) -> Result<(), LockError> {
+        let this = std::mem::ManuallyDrop::new(self);
+        this.finish()
     }
 
-    fn finish(&mut self) -> Result<(), LockError> {
-        let Some(state) = self.state.take() else {
-            return Ok(());
-        };
+    /// Releases this guard's hold (called once: by `unlock`, which skips
+    /// the drop, or by the drop).
+    #[inline]
+    fn finish(&self) -> Result<(), LockError> {
         let result = {
-            let mut s = state.borrow_mut();
+            // SAFETY: a live guard exists only on the thread holding the
+            // lock's local turn (guards are neither Send nor Sync, and the
+            // turn is given back only below, by the last guard), and no
+            // other reference to the state is alive between calls.
+            let state = unsafe { self.lock.local.state_mut() };
             // A recursive lock is released with its last guard.
-            s.depth = s.depth.saturating_sub(1);
-            if s.depth > 0 {
+            state.depth = state.depth.saturating_sub(1);
+            if state.depth > 0 {
                 return Ok(());
             }
-            self.lock.release(&mut s)
+            self.lock.release(state)
         };
-        // Clear the owner before the local mutex is released, so that the
-        // next local holder's token is the only one ever seen while it holds.
-        self.lock.owner.store(0, Ordering::Release);
-        drop(state);
+        // The state is not touched after this: the next holder's turn.
+        self.lock.local.exit();
         result
     }
 }
 
 impl Drop for MpiLockGuard<'_> {
+    #[inline]
     fn drop(&mut self) {
         if let Err(e) = self.finish() {
             eprintln!("mpi-lock: error while releasing the lock (use MpiLockGuard::unlock to handle it): {e}");

@@ -109,10 +109,12 @@ mod backing;
 mod batch;
 mod error;
 mod guard;
+mod local;
 mod lock;
 mod options;
 mod queue;
 mod stats;
+mod ticket;
 mod words;
 
 pub use error::LockError;

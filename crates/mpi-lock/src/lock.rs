@@ -6,16 +6,15 @@ use crate::backing::Backing;
 use crate::batch::NodeBatch;
 use crate::error::LockError;
 use crate::guard::MpiLockGuard;
+use crate::local::{thread_token, Local};
 use crate::options::{LockOptions, Order};
 use crate::queue::{next_ticket, Queue, TAIL, WORDS};
 use crate::stats::{Counters, LockStats};
+use crate::ticket;
 use crate::words::Access;
 use mpi::topology::Communicator;
-use parking_lot::ReentrantMutex;
 use shm_core::sync::AtomicWords;
-use std::cell::RefCell;
 use std::marker::PhantomData;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 /// This process's view of the lock, guarded by the local mutex.
 #[derive(Default)]
@@ -32,10 +31,20 @@ pub(crate) struct State {
     pub(crate) broken: Option<shm_core::Error>,
 }
 
+/// How the ranks take turns.
+pub(crate) enum Protocol {
+    /// FIFO over MPI atomics: the MCS queue.
+    Queue,
+    /// FIFO over CPU atomics, every rank on one node: a ticket lock.
+    Ticket,
+    /// The node-batched order.
+    Batched(NodeBatch),
+}
+
 /// The distributed part of the lock.
 pub(crate) struct Distributed {
-    /// The node-batched order's node queues (`None`: FIFO).
-    pub(crate) batch: Option<NodeBatch>,
+    pub(crate) protocol: Protocol,
+    /// The lock's words (and the MCS queue's protocol over them).
     pub(crate) queue: Queue,
     /// `thread_token()` of the creating thread.
     pub(crate) creator: u64,
@@ -48,35 +57,43 @@ impl Distributed {
         self.queue.backing.rank()
     }
 
+    #[inline]
     fn acquire(&self, stats: &Counters) -> shm_core::Result<u32> {
-        match &self.batch {
-            None => self.queue.acquire(self.rank(), stats),
-            Some(batch) => batch.acquire(&self.queue, stats),
+        let q = &self.queue;
+        match &self.protocol {
+            Protocol::Queue => q.acquire(self.rank(), stats),
+            Protocol::Ticket => ticket::acquire(&q.backing, q.root, stats),
+            Protocol::Batched(batch) => batch.acquire(q, stats),
         }
     }
 
+    #[inline]
     fn try_acquire(&self, stats: &Counters) -> shm_core::Result<Option<u32>> {
-        match &self.batch {
-            None => self.queue.try_acquire(self.rank(), stats),
-            Some(batch) => batch.try_acquire(&self.queue, stats),
+        let q = &self.queue;
+        match &self.protocol {
+            Protocol::Queue => q.try_acquire(self.rank(), stats),
+            Protocol::Ticket => ticket::try_acquire(&q.backing, q.root, stats),
+            Protocol::Batched(batch) => batch.try_acquire(q, stats),
         }
     }
 
-    fn release(&self, ticket: u32, stats: &Counters) -> shm_core::Result<()> {
-        match &self.batch {
-            None => self.queue.release(self.rank(), ticket, stats).map(drop),
-            Some(batch) => batch.release(&self.queue, ticket, stats),
+    #[inline]
+    fn release(&self, granted: u32, stats: &Counters) -> shm_core::Result<()> {
+        let q = &self.queue;
+        match &self.protocol {
+            Protocol::Queue => q.release(self.rank(), granted, stats).map(drop),
+            Protocol::Ticket => ticket::release(&q.backing, q.root, granted, stats),
+            Protocol::Batched(batch) => batch.release(q, granted, stats),
         }
     }
-}
 
-/// A small per-thread number (never 0), to recognise the holding thread.
-pub(crate) fn thread_token() -> u64 {
-    static NEXT_TOKEN: AtomicU64 = AtomicU64::new(1);
-    thread_local! {
-        static TOKEN: u64 = NEXT_TOKEN.fetch_add(1, Ordering::Relaxed);
+    fn is_locked(&self) -> shm_core::Result<bool> {
+        let q = &self.queue;
+        match &self.protocol {
+            Protocol::Ticket => ticket::is_locked(&q.backing, q.root),
+            Protocol::Queue | Protocol::Batched(_) => Ok(q.backing.words().load(q.root, TAIL)? > 0),
+        }
     }
-    TOKEN.with(|t| *t)
 }
 
 fn level_name(level: mpi::Threading) -> Option<&'static str> {
@@ -103,9 +120,8 @@ fn level_name(level: mpi::Threading) -> Option<&'static str> {
 pub struct MpiLock {
     // Declared first: the window and communicator are freed before the rest.
     pub(crate) dist: Option<Distributed>,
-    pub(crate) state: ReentrantMutex<RefCell<State>>,
-    /// `thread_token()` of the thread holding `state` (0 = none).
-    pub(crate) owner: AtomicU64,
+    /// The threads' turn, and this rank's state of the lock.
+    pub(crate) local: Local<State>,
     pub(crate) recursive: bool,
     pub(crate) stats: Counters,
     /// Makes the type `!Send` whatever its fields are (see the type docs).
@@ -113,20 +129,18 @@ pub struct MpiLock {
 }
 
 // SAFETY: `MpiLock` is `!Sync` only because of the MPI handles in `dist` (the
-// window's raw pointers and `Cell`, the communicator) and the `RefCell` in
-// the reentrant mutex. Through `&MpiLock`:
-// * every MPI call on the window or the communicator, every use of their
-//   interior mutability and every borrow of the `RefCell` happens inside
-//   `acquire_with`/`release`/the guard's `finish`, which are only called
-//   while holding the `state` mutex, which one thread at a time can hold (a
-//   thread that holds it already only re-enters it in recursive mode, on
-//   the same thread, outside any borrow of the `RefCell`);
+// window's raw pointers and `Cell`, the communicator). Through `&MpiLock`:
+// * every MPI call on the window or the communicator, and every use of their
+//   interior mutability, happens inside `acquire_with`/`release`/the guard's
+//   `finish`, which are only called while holding the local turn, which one
+//   thread at a time can hold (see `Local`);
 // * `is_locked` makes one atomic read of the tail word, which any thread
 //   may do at any time (MPI atomics with `MPI_THREAD_MULTIPLE`, which
 //   `check_thread` requires off the creating thread, or CPU atomics);
 // * the other fields read through `&self` (`rank`, `root`, the window's
 //   segment lengths, `creator`, `single_threaded`, `recursive`) are never
-//   mutated after construction, and `owner` and the counters are atomics;
+//   mutated after construction, and the turn's owner and the counters are
+//   atomics;
 // * MPI handles are process-wide and valid on every thread. Using them from a
 //   thread other than the creator is refused (`LockError::ThreadLevel`)
 //   unless MPI provides MPI_THREAD_MULTIPLE, which permits calls from any
@@ -208,8 +222,9 @@ impl MpiLock {
             "the lock options",
             &[i64::from(recursive), order.code(), order.max_batch().into()],
         )?;
+        let single_threaded = level_name(mpi::environment::threading_support());
         // The options are the same on every rank now: so is this verdict.
-        let batch = match order {
+        let protocol = match order {
             Order::NodeBatched { max_batch: 0 } => {
                 return Err(shm_core::Error::Invalid {
                     rank: None,
@@ -217,25 +232,30 @@ impl MpiLock {
                 }
                 .into())
             }
-            Order::NodeBatched { max_batch } => Some(NodeBatch::new(backing.comm(), max_batch)?),
-            Order::Fifo => None,
+            Order::NodeBatched { max_batch } => {
+                Protocol::Batched(NodeBatch::new(backing.comm(), max_batch)?)
+            }
+            Order::Fifo if backing.is_node() => Protocol::Ticket,
+            Order::Fifo => Protocol::Queue,
         };
         Ok(Self::with_parts(
             Some(Distributed {
-                batch,
+                protocol,
                 queue: Queue { backing, root },
                 creator: thread_token(),
-                single_threaded: level_name(mpi::environment::threading_support()),
+                single_threaded,
             }),
             recursive,
+            // Without MPI_THREAD_MULTIPLE only the creating thread gets past
+            // `check_thread`.
+            single_threaded.is_some(),
         ))
     }
 
-    fn with_parts(dist: Option<Distributed>, recursive: bool) -> Self {
+    fn with_parts(dist: Option<Distributed>, recursive: bool, one_thread: bool) -> Self {
         MpiLock {
             dist,
-            state: ReentrantMutex::new(RefCell::new(State::default())),
-            owner: AtomicU64::new(0),
+            local: Local::new(State::default(), one_thread),
             recursive,
             stats: Counters::default(),
             _not_send: PhantomData,
@@ -245,12 +265,12 @@ impl MpiLock {
     /// An in-process lock with the same interface and no MPI at all (pshmem's
     /// `comm=None`): it serialises the threads of this process.
     pub fn local() -> Self {
-        Self::with_parts(None, false)
+        Self::with_parts(None, false, false)
     }
 
     /// [`local`](Self::local), recursive: the holding thread may lock again.
     pub fn local_recursive() -> Self {
-        Self::with_parts(None, true)
+        Self::with_parts(None, true, false)
     }
 
     /// `true` for a lock made by [`MpiLock::local`].
@@ -266,11 +286,11 @@ impl MpiLock {
 
     /// The grant order chosen at creation ([`Order::Fifo`] in local mode).
     pub fn order(&self) -> Order {
-        match self.dist.as_ref().and_then(|d| d.batch.as_ref()) {
-            None => Order::Fifo,
-            Some(batch) => Order::NodeBatched {
+        match self.dist.as_ref().map(|d| &d.protocol) {
+            Some(Protocol::Batched(batch)) => Order::NodeBatched {
                 max_batch: batch.max_batch(),
             },
+            _ => Order::Fifo,
         }
     }
 
@@ -304,7 +324,7 @@ impl MpiLock {
 
     /// `true` when some thread of this rank holds the lock.
     pub fn is_held(&self) -> bool {
-        self.owner.load(Ordering::Acquire) != 0
+        self.local.holder() != 0
     }
 
     /// `true` when some rank holds the lock or waits for it, at the moment
@@ -317,49 +337,45 @@ impl MpiLock {
         match &self.dist {
             None => Ok(self.is_held()),
             Some(d) => {
-                self.check_thread()?;
-                let tail = d.queue.backing.words().load(d.queue.root, TAIL)?;
-                Ok(tail > 0)
+                self.check_thread(thread_token())?;
+                Ok(d.is_locked()?)
             }
         }
     }
 
-    fn check_thread(&self) -> Result<(), LockError> {
+    /// Refuses thread `me` when MPI lets only the creating thread use the
+    /// lock and `me` is another.
+    #[inline]
+    fn check_thread(&self, me: u64) -> Result<(), LockError> {
         match &self.dist {
             Some(Distributed {
                 single_threaded: Some(level),
                 creator,
                 ..
-            }) if *creator != thread_token() => Err(LockError::ThreadLevel { level }),
+            }) if *creator != me => Err(LockError::ThreadLevel { level }),
             _ => Ok(()),
         }
     }
 
     /// The calling thread's token, or the guard of a recursive re-entry
     /// when this thread holds the lock already.
+    #[inline]
     fn enter(&self) -> Result<Result<u64, MpiLockGuard<'_>>, LockError> {
         let me = thread_token();
+        self.check_thread(me)?;
         // Only this thread ever stores its own token, so seeing it means that
         // this thread holds the lock.
-        if self.owner.load(Ordering::Acquire) != me {
+        if self.local.holder() != me {
             return Ok(Ok(me));
         }
         if !self.recursive {
             return Err(LockError::AlreadyHeld);
         }
-        // This thread holds the reentrant mutex already: this cannot block.
-        let state = self.state.lock();
-        let ticket = {
-            let mut s = state.borrow_mut();
-            s.depth += 1;
-            s.ticket
-        };
-        Ok(Err(MpiLockGuard {
-            lock: self,
-            state: Some(state),
-            ticket,
-            _not_send: PhantomData,
-        }))
+        // SAFETY: this thread holds the turn (checked above), and no other
+        // reference to the state is alive (guards take none between calls).
+        let state = unsafe { self.local.state_mut() };
+        state.depth += 1;
+        Ok(Err(MpiLockGuard::new(self)))
     }
 
     /// Acquires the lock, waiting for the ranks (and local threads) that
@@ -372,14 +388,14 @@ impl MpiLock {
     /// non-creating thread without `MPI_THREAD_MULTIPLE`,
     /// [`LockError::Broken`] after an earlier MPI failure, or the MPI error
     /// that interrupted the protocol.
+    #[inline]
     pub fn lock(&self) -> Result<MpiLockGuard<'_>, LockError> {
-        self.check_thread()?;
         let me = match self.enter()? {
             Ok(me) => me,
             Err(reentered) => return Ok(reentered),
         };
-        let state = self.state.lock();
-        let guard = self.acquire_with(state, me, |dist, stats| dist.acquire(stats).map(Some))?;
+        self.local.enter(me);
+        let guard = self.acquire_with(|dist, stats| dist.acquire(stats).map(Some))?;
         Ok(guard.expect("a blocking acquire always returns a ticket"))
     }
 
@@ -388,62 +404,66 @@ impl MpiLock {
     ///
     /// # Errors
     /// As [`lock`](Self::lock).
+    #[inline]
     pub fn try_lock(&self) -> Result<Option<MpiLockGuard<'_>>, LockError> {
-        self.check_thread()?;
         let me = match self.enter()? {
             Ok(me) => me,
             Err(reentered) => return Ok(Some(reentered)),
         };
-        let Some(state) = self.state.try_lock() else {
-            Counters::add(&self.stats.failed_tries, 1);
+        if !self.local.try_enter(me) {
+            Counters::add_shared(&self.stats.failed_tries, 1);
             return Ok(None);
-        };
-        self.acquire_with(state, me, |dist, stats| dist.try_acquire(stats))
+        }
+        self.acquire_with(|dist, stats| dist.try_acquire(stats))
     }
 
-    fn acquire_with<'a>(
-        &'a self,
-        state: parking_lot::ReentrantMutexGuard<'a, RefCell<State>>,
-        me: u64,
+    /// With the local turn held: runs the distributed `protocol`; on
+    /// success returns the guard (which keeps the turn), else gives the turn
+    /// back.
+    #[inline]
+    fn acquire_with(
+        &self,
         protocol: impl FnOnce(&Distributed, &Counters) -> shm_core::Result<Option<u32>>,
-    ) -> Result<Option<MpiLockGuard<'a>>, LockError> {
-        let ticket = {
-            let mut s = state.borrow_mut();
-            if let Some(error) = &s.broken {
-                return Err(LockError::Broken(error.clone()));
-            }
-            let ticket = match &self.dist {
+    ) -> Result<Option<MpiLockGuard<'_>>, LockError> {
+        // SAFETY: the caller took the turn for this thread, and no other
+        // reference to the state is alive (this is the only one, dropped
+        // before the turn is given back or handed to the guard).
+        let state = unsafe { self.local.state_mut() };
+        let ticket = if let Some(error) = &state.broken {
+            Err(LockError::Broken(error.clone()))
+        } else {
+            match &self.dist {
                 None => {
-                    s.last_local_ticket = next_ticket(s.last_local_ticket);
-                    Some(s.last_local_ticket)
+                    state.last_local_ticket = next_ticket(state.last_local_ticket);
+                    Ok(Some(state.last_local_ticket))
                 }
-                Some(dist) => match protocol(dist, &self.stats) {
-                    Ok(ticket) => ticket,
-                    Err(e) => {
-                        s.broken = Some(e.clone());
-                        return Err(e.into());
-                    }
-                },
-            };
-            let Some(ticket) = ticket else {
-                Counters::add(&self.stats.failed_tries, 1);
-                return Ok(None);
-            };
-            s.held = true;
-            s.depth = 1;
-            s.ticket = ticket;
-            ticket
+                Some(dist) => protocol(dist, &self.stats).map_err(|e| {
+                    state.broken = Some(e.clone());
+                    e.into()
+                }),
+            }
         };
-        Counters::add(&self.stats.acquisitions, 1);
-        self.owner.store(me, Ordering::Release);
-        Ok(Some(MpiLockGuard {
-            lock: self,
-            state: Some(state),
-            ticket,
-            _not_send: PhantomData,
-        }))
+        match ticket {
+            Ok(Some(ticket)) => {
+                state.held = true;
+                state.depth = 1;
+                state.ticket = ticket;
+                Counters::add(&self.stats.acquisitions, 1);
+                Ok(Some(MpiLockGuard::new(self)))
+            }
+            Ok(None) => {
+                Counters::add_shared(&self.stats.failed_tries, 1);
+                self.local.exit();
+                Ok(None)
+            }
+            Err(e) => {
+                self.local.exit();
+                Err(e)
+            }
+        }
     }
 
+    #[inline]
     pub(crate) fn release(&self, state: &mut State) -> Result<(), LockError> {
         if !state.held {
             return Ok(());
@@ -478,7 +498,7 @@ impl MpiLock {
     fn shutdown(&mut self) -> Result<(), LockError> {
         // `get_mut` works even if a leaked guard left the mutex locked: we
         // own the lock, so no guard can be alive.
-        let state = self.state.get_mut().get_mut();
+        let state = self.local.get_mut();
         let Some(dist) = self.dist.take() else {
             let was_held = std::mem::replace(&mut state.held, false);
             return if was_held {
@@ -543,7 +563,7 @@ impl Drop for MpiLock {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::AtomicUsize;
+    use std::sync::atomic::{AtomicUsize, Ordering};
 
     #[test]
     fn local_lock_and_try_lock() {

@@ -53,7 +53,16 @@ pub(crate) struct Counters {
 }
 
 impl Counters {
+    /// Adds `n` to a counter that only the thread holding the lock's local
+    /// turn changes: a plain load and store, no locked instruction (the
+    /// turn orders the holders' updates).
+    #[inline]
     pub(crate) fn add(counter: &AtomicU64, n: u64) {
+        counter.store(counter.load(Ordering::Relaxed) + n, Ordering::Relaxed);
+    }
+
+    /// Adds `n` to a counter that threads may change concurrently.
+    pub(crate) fn add_shared(counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Ordering::Relaxed);
     }
 

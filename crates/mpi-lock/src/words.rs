@@ -66,6 +66,7 @@ impl<T: CpuAtomic> Words<T> {
 }
 
 impl<T: CpuAtomic> AtomicWords<T> for Words<T> {
+    #[inline]
     fn fetch_add(&self, target: i32, word: usize, value: T) -> shm_core::Result<T> {
         match self {
             Words::Mpi(w) => w.fetch_add(target, word, value),
@@ -73,6 +74,7 @@ impl<T: CpuAtomic> AtomicWords<T> for Words<T> {
         }
     }
 
+    #[inline]
     fn swap(&self, target: i32, word: usize, value: T) -> shm_core::Result<T> {
         match self {
             Words::Mpi(w) => w.swap(target, word, value),
@@ -80,6 +82,7 @@ impl<T: CpuAtomic> AtomicWords<T> for Words<T> {
         }
     }
 
+    #[inline]
     fn compare_swap(&self, target: i32, word: usize, compare: T, value: T) -> shm_core::Result<T> {
         match self {
             Words::Mpi(w) => w.compare_swap(target, word, compare, value),
@@ -87,6 +90,7 @@ impl<T: CpuAtomic> AtomicWords<T> for Words<T> {
         }
     }
 
+    #[inline]
     fn load(&self, target: i32, word: usize) -> shm_core::Result<T> {
         match self {
             Words::Mpi(w) => w.load(target, word),
@@ -94,6 +98,7 @@ impl<T: CpuAtomic> AtomicWords<T> for Words<T> {
         }
     }
 
+    #[inline]
     fn store(&self, target: i32, word: usize, value: T) -> shm_core::Result<()> {
         match self {
             Words::Mpi(w) => w.store(target, word, value),
@@ -101,6 +106,15 @@ impl<T: CpuAtomic> AtomicWords<T> for Words<T> {
         }
     }
 
+    #[inline]
+    fn release_store(&self, target: i32, word: usize, value: T) -> shm_core::Result<()> {
+        match self {
+            Words::Mpi(w) => w.release_store(target, word, value),
+            Words::Node(w) => w.release_store(target, word, value),
+        }
+    }
+
+    #[inline]
     fn complete(&self, target: i32) -> shm_core::Result<()> {
         match self {
             Words::Mpi(w) => w.complete(target),

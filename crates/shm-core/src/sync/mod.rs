@@ -10,7 +10,7 @@ mod poll;
 mod ticket;
 mod words;
 
-pub use node_words::{CpuAtomic, NodeWords, Rmw};
+pub use node_words::{CpuAtomic, NodeWords};
 pub use poll::poll;
 pub use ticket::TicketLock;
 pub use words::AtomicWords;

@@ -10,53 +10,84 @@ use std::sync::atomic::{fence, Ordering};
 
 /// An integer type with a CPU atomic of the same size: `i32`, `u32`, `i64`
 /// and `u64`.
+///
+/// Every operation is sequentially consistent except
+/// [`release_store`](Self::release_store): the protocols built on these
+/// words (ticket and queue locks, reader counts against a writer flag)
+/// reason about one total order of their operations, as they do with MPI
+/// atomics. On x86 every read-modify-write is sequentially consistent
+/// anyway, and a sequentially consistent load is a plain load.
 pub trait CpuAtomic: Element {
+    /// Atomic add (wrapping); returns the old value.
+    ///
     /// # Safety
     /// `ptr` is valid and aligned for the whole call, and every concurrent
     /// access to `*ptr` (from any process) is atomic.
     #[doc(hidden)]
-    unsafe fn rmw(ptr: *mut Self, op: Rmw<Self>) -> Self;
-}
-
-/// An atomic read-modify-write (or read, or write) of one word.
-#[doc(hidden)]
-#[derive(Debug, Clone, Copy)]
-pub enum Rmw<T> {
-    Add(T),
-    Swap(T),
-    CompareSwap(T, T),
-    Load,
-    Store(T),
+    unsafe fn atomic_add(ptr: *mut Self, value: Self) -> Self;
+    /// Atomic swap; returns the old value.
+    ///
+    /// # Safety
+    /// As [`atomic_add`](Self::atomic_add).
+    #[doc(hidden)]
+    unsafe fn atomic_swap(ptr: *mut Self, value: Self) -> Self;
+    /// Atomic compare-and-swap; returns the old value.
+    ///
+    /// # Safety
+    /// As [`atomic_add`](Self::atomic_add).
+    #[doc(hidden)]
+    unsafe fn atomic_compare_swap(ptr: *mut Self, current: Self, new: Self) -> Self;
+    /// Atomic load.
+    ///
+    /// # Safety
+    /// As [`atomic_add`](Self::atomic_add).
+    #[doc(hidden)]
+    unsafe fn atomic_load(ptr: *mut Self) -> Self;
+    /// Atomic store, sequentially consistent (`release` false) or with
+    /// release ordering only (`release` true).
+    ///
+    /// # Safety
+    /// As [`atomic_add`](Self::atomic_add).
+    #[doc(hidden)]
+    unsafe fn atomic_store(ptr: *mut Self, value: Self, release: bool);
 }
 
 macro_rules! cpu_atomics {
     ($($t:ty => $atomic:ty;)*) => {$(
         impl CpuAtomic for $t {
-            unsafe fn rmw(ptr: *mut $t, op: Rmw<$t>) -> $t {
-                // SAFETY: the caller guarantees a valid, aligned word that is
-                // only ever accessed atomically; the atomic type has the same
-                // size and alignment as the integer.
+            #[inline]
+            unsafe fn atomic_add(ptr: *mut $t, value: $t) -> $t {
+                // SAFETY (for this and the four below): the caller guarantees
+                // a valid, aligned word that is only ever accessed
+                // atomically; the atomic type has the same size and
+                // alignment as the integer.
+                unsafe { <$atomic>::from_ptr(ptr) }.fetch_add(value, Ordering::SeqCst)
+            }
+            #[inline]
+            unsafe fn atomic_swap(ptr: *mut $t, value: $t) -> $t {
+                // SAFETY: as in `atomic_add`.
+                unsafe { <$atomic>::from_ptr(ptr) }.swap(value, Ordering::SeqCst)
+            }
+            #[inline]
+            unsafe fn atomic_compare_swap(ptr: *mut $t, current: $t, new: $t) -> $t {
+                // SAFETY: as in `atomic_add`.
                 let word = unsafe { <$atomic>::from_ptr(ptr) };
-                // Sequential consistency everywhere: the protocols built on
-                // these words (ticket and queue locks, reader counts against
-                // a writer flag) reason about one total order of their
-                // operations, as they do with MPI atomics. On x86 every
-                // read-modify-write is sequentially consistent anyway.
-                let order = Ordering::SeqCst;
-                match op {
-                    Rmw::Add(v) => word.fetch_add(v, order),
-                    Rmw::Swap(v) => word.swap(v, order),
-                    Rmw::CompareSwap(current, new) => {
-                        match word.compare_exchange(current, new, order, order) {
-                            Ok(old) | Err(old) => old,
-                        }
-                    }
-                    Rmw::Load => word.load(order),
-                    Rmw::Store(v) => {
-                        word.store(v, order);
-                        v
-                    }
+                match word.compare_exchange(current, new, Ordering::SeqCst, Ordering::SeqCst) {
+                    Ok(old) | Err(old) => old,
                 }
+            }
+            #[inline]
+            unsafe fn atomic_load(ptr: *mut $t) -> $t {
+                // SAFETY: as in `atomic_add`.
+                unsafe { <$atomic>::from_ptr(ptr) }.load(Ordering::SeqCst)
+            }
+            #[inline]
+            unsafe fn atomic_store(ptr: *mut $t, value: $t, release: bool) {
+                // A release store is a plain store on x86 (no locked
+                // instruction): what a lock's release needs, and all it needs.
+                let order = if release { Ordering::Release } else { Ordering::SeqCst };
+                // SAFETY: as in `atomic_add`.
+                unsafe { <$atomic>::from_ptr(ptr) }.store(value, order)
             }
         }
     )*};
@@ -150,14 +181,19 @@ impl<T: CpuAtomic> NodeWords<T> {
         &self.win
     }
 
+    #[inline]
     fn word(&self, target: i32, word: usize) -> Result<*mut T> {
-        let segment = usize::try_from(target)
+        // Not `ok_or`: an error built eagerly (it has drop glue) would be
+        // built and dropped on every call of this hot path.
+        let Some(segment) = usize::try_from(target)
             .ok()
             .and_then(|t| self.segments.get(t))
-            .ok_or(Error::NoSuchRank {
+        else {
+            return Err(Error::NoSuchRank {
                 rank: target,
                 size: self.segments.len() as i32,
-            })?;
+            });
+        };
         if word >= self.len {
             return Err(Error::OutOfRange {
                 target,
@@ -170,36 +206,59 @@ impl<T: CpuAtomic> NodeWords<T> {
         Ok(unsafe { segment.add(word) })
     }
 
-    fn rmw(&self, target: i32, word: usize, op: Rmw<T>) -> Result<T> {
-        let ptr = self.word(target, word)?;
-        // SAFETY: `ptr` is an aligned word of the window, which `self` keeps
-        // alive; every access to these words, from every process, goes
-        // through `CpuAtomic::rmw` (see the type's memory-model notes).
-        Ok(unsafe { T::rmw(ptr, op) })
+    /// Runs `op` on the word.
+    #[inline]
+    fn with_word<R>(&self, target: i32, word: usize, op: impl FnOnce(*mut T) -> R) -> Result<R> {
+        // Every access to these words, from every process, is a CPU atomic
+        // of `CpuAtomic` on a word `word()` checked to lie in the window,
+        // which `self` keeps alive (see the type's memory-model notes).
+        Ok(op(self.word(target, word)?))
     }
 }
 
 impl<T: CpuAtomic> AtomicWords<T> for NodeWords<T> {
+    #[inline]
     fn fetch_add(&self, target: i32, word: usize, value: T) -> Result<T> {
-        self.rmw(target, word, Rmw::Add(value))
+        // SAFETY (all six): `with_word` passes an aligned word of the live
+        // window that every process only ever accesses atomically.
+        self.with_word(target, word, |p| unsafe { T::atomic_add(p, value) })
     }
 
+    #[inline]
     fn swap(&self, target: i32, word: usize, value: T) -> Result<T> {
-        self.rmw(target, word, Rmw::Swap(value))
+        // SAFETY: as in `fetch_add`.
+        self.with_word(target, word, |p| unsafe { T::atomic_swap(p, value) })
     }
 
+    #[inline]
     fn compare_swap(&self, target: i32, word: usize, compare: T, value: T) -> Result<T> {
-        self.rmw(target, word, Rmw::CompareSwap(compare, value))
+        // SAFETY: as in `fetch_add`.
+        self.with_word(target, word, |p| unsafe {
+            T::atomic_compare_swap(p, compare, value)
+        })
     }
 
+    #[inline]
     fn load(&self, target: i32, word: usize) -> Result<T> {
-        self.rmw(target, word, Rmw::Load)
+        // SAFETY: as in `fetch_add`.
+        self.with_word(target, word, |p| unsafe { T::atomic_load(p) })
     }
 
+    #[inline]
     fn store(&self, target: i32, word: usize, value: T) -> Result<()> {
-        self.rmw(target, word, Rmw::Store(value)).map(drop)
+        // SAFETY: as in `fetch_add`.
+        self.with_word(target, word, |p| unsafe {
+            T::atomic_store(p, value, false)
+        })
     }
 
+    #[inline]
+    fn release_store(&self, target: i32, word: usize, value: T) -> Result<()> {
+        // SAFETY: as in `fetch_add`.
+        self.with_word(target, word, |p| unsafe { T::atomic_store(p, value, true) })
+    }
+
+    #[inline]
     fn complete(&self, _target: i32) -> Result<()> {
         fence(Ordering::SeqCst);
         Ok(())

@@ -30,6 +30,14 @@ pub trait AtomicWords<T: Element> {
     fn load(&self, target: i32, word: usize) -> Result<T>;
     /// Writes `value`; the write is visible at `target` when this returns.
     fn store(&self, target: i32, word: usize, value: T) -> Result<()>;
+    /// Writes `value` as a lock's release: whoever reads it also sees
+    /// everything this rank wrote before, to these words and to shared
+    /// memory. Not ordered with this rank's later operations, so it may cost
+    /// less than [`store`](Self::store) (a plain store on x86, where `store`
+    /// is a locked exchange). Through MPI it is `store`.
+    fn release_store(&self, target: i32, word: usize, value: T) -> Result<()> {
+        self.store(target, word, value)
+    }
     /// Completes at `target` every operation of this rank on this window
     /// (`MPI_Win_flush`; a full fence for CPU atomics), so that whatever
     /// this rank did before is visible to the next rank it signals.

@@ -68,10 +68,14 @@ impl Op {
 
 impl<T: Element> Window<T> {
     pub(super) fn check_range(&self, target: i32, disp: usize, count: usize) -> Result<()> {
-        let len = self.len_of(target).ok_or(Error::NoSuchRank {
-            rank: target,
-            size: self.size(),
-        })?;
+        // Not `ok_or`: an error built eagerly (it has drop glue) would be
+        // built and dropped on every RMA call.
+        let Some(len) = self.len_of(target) else {
+            return Err(Error::NoSuchRank {
+                rank: target,
+                size: self.size(),
+            });
+        };
         match disp.checked_add(count) {
             Some(end) if end <= len => Ok(()),
             _ => Err(Error::OutOfRange {

@@ -91,10 +91,12 @@ impl<T: Element> SharedWindow<T> {
     /// The segment of `rank` (a rank of this window's group), for direct
     /// loads and stores (`MPI_Win_shared_query`).
     pub fn segment(&self, rank: i32) -> Result<SharedSegment<'_, T>> {
-        let len = self.len_of(rank).ok_or(Error::NoSuchRank {
-            rank,
-            size: self.size(),
-        })?;
+        let Some(len) = self.len_of(rank) else {
+            return Err(Error::NoSuchRank {
+                rank,
+                size: self.size(),
+            });
+        };
         let mut size: MPI_Aint = 0;
         let mut disp_unit: c_int = 0;
         let mut ptr: *mut T = std::ptr::null_mut();
