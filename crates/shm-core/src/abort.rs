@@ -64,6 +64,10 @@ pub fn abort_on_panic() {
         // SAFETY: MPI is initialised and not finalised; MPI_Abort may be
         // called from any thread in that state.
         unsafe { mpi::ffi::MPI_Abort(mpi::ffi::RSMPI_COMM_WORLD, PANIC_ABORT_CODE) };
+        // MPI_Abort does not return; MPICH 5's did once, from a worker
+        // thread on a loaded machine, and the panic then reached `join`.
+        // Ending the process is the launcher's cue to end the job.
+        std::process::abort();
     }));
 }
 
