@@ -401,7 +401,7 @@ mpi_test!(fn sleeping_holder_does_not_hang_waiters(world, 4) {
     }
 });
 
-mpi_test!(fn node_batched_order_bounds_runs_on_a_node(world, 4) {
+mpi_test!(fn node_batched_order_bounds_runs(world, 4) {
     // Every rank contends; each grant records the node of its holder at the
     // index of its ticket. Runs of one node never exceed the bound, tickets
     // stay one global sequence, and hand-offs through the waiting list (the
