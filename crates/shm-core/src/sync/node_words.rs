@@ -12,7 +12,7 @@ use std::sync::atomic::{fence, Ordering};
 /// and `u64`.
 ///
 /// Every operation is sequentially consistent except
-/// [`release_store`](Self::release_store): the protocols built on these
+/// [`AtomicWords::release_store`]: the protocols built on these
 /// words (ticket and queue locks, reader counts against a writer flag)
 /// reason about one total order of their operations, as they do with MPI
 /// atomics. On x86 every read-modify-write is sequentially consistent
