@@ -33,7 +33,7 @@ impl<T: CpuAtomic> std::fmt::Debug for Backing<T> {
 
 impl<T: CpuAtomic> Backing<T> {
     /// Duplicates `comm`, checks that every rank passed the same valid
-    /// `root` and the same `params` (else the same
+    /// `root`, the same `access` and the same `params` (else the same
     /// [`shm_core::Error::Invalid`] on every rank, saying that `what`
     /// differ), then allocates the words (collective).
     pub(crate) fn create<C: Communicator + ?Sized>(
@@ -46,7 +46,12 @@ impl<T: CpuAtomic> Backing<T> {
     ) -> Result<Self, LockError> {
         let comm = OwnedComm::duplicate(comm)?;
         check_root(&comm, root)?;
-        comm.agree_same(what, params)?;
+        // The access is agreed too: ranks that chose differently would
+        // enter different collectives to allocate the words.
+        let agreed: Vec<i64> = std::iter::once(access as i64)
+            .chain(params.iter().copied())
+            .collect();
+        comm.agree_same(what, &agreed)?;
         let words = Words::allocate(&comm, len, access)?;
         Ok(Backing {
             words: ManuallyDrop::new(words),

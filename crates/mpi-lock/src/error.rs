@@ -62,4 +62,38 @@ pub enum LockError {
     /// [`shm_core::Error::Invalid`] naming the rank.
     #[error("the lock is unusable after an earlier MPI error")]
     Broken(#[source] shm_core::Error),
+
+    // --- Condition, RwLock, MpiMutex (condition.rs, rwlock.rs, mutex.rs) ---
+    /// [`Condition::wait`](crate::Condition::wait) was given the guard of a
+    /// recursive lock that this thread holds more than once: releasing that
+    /// one guard would not release the lock, so no other rank could ever
+    /// take it to notify.
+    #[error("cannot wait while holding the lock {depth} times (recursively): the wait would not release it")]
+    WaitWhileRecursive {
+        /// How many guards of the lock this thread holds.
+        depth: u32,
+    },
+
+    /// This rank asked for an [`RwLock`](crate::RwLock) in a mode that
+    /// conflicts with the hold it already has (such as writing while it
+    /// reads): the request would wait for this rank itself.
+    #[error(
+        "this rank holds the lock for {held} and asked for {requested}: it would wait for itself"
+    )]
+    SelfDeadlock {
+        /// The hold this rank has (`"reading"` or `"writing"`).
+        held: &'static str,
+        /// What it asked for (`"reading"` or `"writing"`).
+        requested: &'static str,
+    },
+
+    // --- Sequential (sequential.rs) ---
+    /// This rank asked to enter something it is inside already and has not
+    /// left (such as [`Sequential::begin`](crate::Sequential::begin) twice
+    /// without an end): waiting for its own turn would never end.
+    #[error("{what}: this rank has entered it already and not left")]
+    AlreadyEntered {
+        /// What was entered.
+        what: &'static str,
+    },
 }

@@ -52,6 +52,14 @@ impl<'a> MpiLockGuard<'a> {
         u64::from(unsafe { self.lock.local.state_mut() }.ticket)
     }
 
+    /// How many guards of the lock the holding thread has (more than 1 only
+    /// in recursive mode).
+    pub(crate) fn depth(&self) -> u32 {
+        // SAFETY: as in `ticket`: only the thread holding the local turn has
+        // a guard, and the reference ends here.
+        unsafe { self.lock.local.state_mut() }.depth
+    }
+
     /// Releases the lock, reporting an MPI failure (dropping the guard does
     /// the same but can only print the error).
     #[inline]

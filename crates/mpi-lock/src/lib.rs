@@ -101,25 +101,44 @@
 //!
 //! [`MpiLock::local`] gives the same interface without MPI (pshmem's
 //! `comm=None`): an in-process mutex.
+//!
+//! # Primitives
+//! - [`Condition`]: a condition variable used with an [`MpiLock`] (wait, notify, notify_all; a FIFO of waiting ranks in window words).
+//! - [`RwLock`]: a readers-writer lock with writer preference (readers count on their own rank, writers queue FIFO).
+//! - [`MpiMutex`]: a lock and the data it protects, in a window on one rank, reached through typed guard methods.
 
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
 mod backing;
 mod batch;
+mod condition;
+mod counter;
+mod distribute;
 mod error;
 mod guard;
 mod local;
 mod lock;
+mod mutex;
 mod options;
 mod queue;
+mod rwlock;
+mod semaphore;
+mod sequential;
 mod stats;
 mod ticket;
 mod words;
 
+pub use condition::{Condition, ConditionOptions};
+pub use counter::{Counter, CounterOptions, CounterValue};
+pub use distribute::{Chunks, WorkQueue, WorkQueueOptions};
 pub use error::LockError;
 pub use guard::MpiLockGuard;
 pub use lock::MpiLock;
+pub use mutex::{MpiMutex, MpiMutexGuard, MpiMutexOptions};
 pub use options::{LockOptions, Order};
+pub use rwlock::{RwLock, RwLockOptions, RwLockReadGuard, RwLockWriteGuard};
+pub use semaphore::{Semaphore, SemaphoreGuard, SemaphoreOptions};
+pub use sequential::{Sequential, SequentialGuard};
 pub use stats::LockStats;
 pub use words::Access;
