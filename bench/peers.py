@@ -17,9 +17,17 @@ Rows:
                                   takes a root (MPILock)
   mpi-lock,lock-unlock-contended,pshmem / mpi4py
                                   every rank locks and unlocks in a loop
-  raw,fop-flush,mpi4py            mpi4py.util.sync.Counter.next from rank 0 (one
-                                  MPI_Fetch_and_op + flush on the counter's root,
+  mpi-lock,counter-next,mpi4py    mpi4py.util.sync.Counter.next from rank 0 (one
+  raw,fop-flush,mpi4py            MPI_Fetch_and_op + flush on the counter's root,
                                   the last rank)
+  mpi-lock,semaphore-acquire-release,mpi4py
+                                  Semaphore(1) acquire + release, rank 0 only
+  mpi-lock,condition-notify,mpi4py
+                                  Condition acquire + notify (nobody waits) +
+                                  release, rank 0 only
+  mpi-lock,sequential-round,mpi4py
+                                  Sequential begin + end on every rank after a
+                                  barrier, the slowest rank's time
 """
 
 import argparse
@@ -142,7 +150,7 @@ def bench_pshmem(h, comm):
 
 
 def bench_mpi4py(h, comm):
-    from mpi4py.util.sync import Counter, Mutex
+    from mpi4py.util.sync import Condition, Counter, Mutex, Semaphore, Sequential
 
     mutex = Mutex(comm=comm)
 
@@ -159,12 +167,51 @@ def bench_mpi4py(h, comm):
     comm.Barrier()
     mutex.free()
 
-    h.progress("fop-flush (mpi4py Counter.next)")
+    h.progress("counter-next (mpi4py Counter.next)")
+    # One MPI_Fetch_and_op + flush on the counter's root, the last rank: also
+    # the raw fop-flush row of mpi4py.
     counter = Counter(0, typecode="q", comm=comm, root=h.size - 1)
     samples = h.measure("rank0", h.plan(), counter.next)
+    h.record("mpi-lock", "counter-next", "mpi4py", None, samples, "rank0")
     h.record("raw", "fop-flush", "mpi4py", 1, samples, "rank0", 8)
     comm.Barrier()
     counter.free()
+
+    h.progress("semaphore-acquire-release (mpi4py Semaphore)")
+    sem = Semaphore(1, comm=comm)
+
+    def sem_acquire_release():
+        sem.acquire()
+        sem.release()
+
+    samples = h.measure("rank0", h.plan(), sem_acquire_release)
+    h.record("mpi-lock", "semaphore-acquire-release", "mpi4py", None, samples, "rank0")
+    comm.Barrier()
+    sem.free()
+
+    h.progress("condition-notify (mpi4py Condition)")
+    cv = Condition(comm=comm)
+
+    def lock_notify_unlock():
+        cv.acquire()
+        cv.notify()
+        cv.release()
+
+    samples = h.measure("rank0", h.plan(), lock_notify_unlock)
+    h.record("mpi-lock", "condition-notify", "mpi4py", None, samples, "rank0")
+    comm.Barrier()
+    cv.free()
+
+    h.progress("sequential-round (mpi4py Sequential)")
+    seq = Sequential(comm)
+
+    def round_in_rank_order():
+        seq.begin()
+        seq.end()
+
+    samples = h.measure("all-barrier", h.plan(slow=True), round_in_rank_order)
+    h.record("mpi-lock", "sequential-round", "mpi4py", None, samples, "max")
+    comm.Barrier()
 
 
 def main():
@@ -175,7 +222,7 @@ def main():
     args = parser.parse_args()
     comm = MPI.COMM_WORLD
     h = Harness(comm, args.quick)
-    peers = [("pshmem", bench_pshmem, 3), ("mpi4py", bench_mpi4py, 3)]
+    peers = [("pshmem", bench_pshmem, 3), ("mpi4py", bench_mpi4py, 6)]
     peers = [p for p in peers if args.only in (None, p[0])]
     h.steps = sum(p[2] for p in peers)
     for _name, fn, _steps in peers:

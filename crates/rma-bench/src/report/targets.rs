@@ -123,8 +123,30 @@ const fn compared_with(
 
 const MILLION: Option<usize> = Some(1_000_000);
 
+/// A primitive against its `mpi4py.util.sync` counterpart (bench-peers runs
+/// at 4 ranks).
+const fn mpi4py(title: &'static str, op: &'static str) -> Target {
+    Target {
+        title,
+        ours: ours("mpi-lock", op, None),
+        baseline: Some(Baseline {
+            series: Series {
+                suite: "mpi-lock",
+                op,
+                implementation: "mpi4py",
+                size: None,
+            },
+            label: "mpi4py",
+            if_missing: IfMissing::NotMeasuredBecause("no mpi4py row; run make bench-peers"),
+        }),
+        goal: Goal::FasterAtLeast(10.0),
+        ranks: Ranks::Only(4),
+        not_measured: "no 4-rank row of ours",
+    }
+}
+
 /// The targets, in the order of the summary.
-pub const TARGETS: [Target; 13] = [
+pub const TARGETS: [Target; 20] = [
     Target {
         title: "MpiShared::set 10^6 f64, throughput vs memcpy",
         ours: ours("shm-core", "set", MILLION),
@@ -162,7 +184,7 @@ pub const TARGETS: [Target; 13] = [
         title: "MpiLock uncontended vs MPI_Win_lock",
         ours: ours("mpi-lock", "lock-unlock-uncontended", None),
         baseline: compared_with("raw", "win-lock-unlock-uncontended", "raw-mpi", None, "raw"),
-        goal: Goal::LatencyAtMost(1.5),
+        goal: Goal::LatencyAtMost(1.0),
         ranks: Ranks::Each,
         not_measured: "no mpi-lock/raw rows",
     },
@@ -196,6 +218,42 @@ pub const TARGETS: [Target; 13] = [
         ranks: Ranks::Only(4),
         not_measured: "no 4-rank mpi-lock row",
     },
+    Target {
+        title: "Counter::next vs MPI_Fetch_and_op+flush",
+        ours: ours("mpi-lock", "counter-next", None),
+        baseline: compared_with("raw", "fop-flush", "raw-mpi", Some(1), "fop-flush"),
+        goal: Goal::LatencyAtMost(1.2),
+        ranks: Ranks::Each,
+        not_measured: "no counter-next/fop-flush rows",
+    },
+    Target {
+        title: "RwLock read, every rank, vs shared MPI_Win_lock",
+        ours: ours("mpi-lock", "rwlock-read-contended", None),
+        baseline: compared_with("raw", "win-lock-shared-contended", "raw-mpi", None, "raw"),
+        goal: Goal::LatencyAtMost(1.0),
+        ranks: Ranks::Each,
+        not_measured: "no rwlock/raw rows",
+    },
+    mpi4py(
+        "MpiLock uncontended, speed-up over mpi4py Mutex",
+        "lock-unlock-uncontended",
+    ),
+    mpi4py(
+        "Counter::next, speed-up over mpi4py Counter",
+        "counter-next",
+    ),
+    mpi4py(
+        "Semaphore, speed-up over mpi4py Semaphore",
+        "semaphore-acquire-release",
+    ),
+    mpi4py(
+        "Condition notify, speed-up over mpi4py Condition",
+        "condition-notify",
+    ),
+    mpi4py(
+        "Sequential round, speed-up over mpi4py Sequential",
+        "sequential-round",
+    ),
     Target {
         title: "MpiLock remote ops per acquire, constant in ranks",
         ours: ours("mpi-lock", "remote-ops-per-acquire", None),

@@ -19,7 +19,8 @@ pub enum Suite {
     Raw,
     /// MpiShared arrays of f64
     ShmCore,
-    /// MpiLock
+    /// The sync toolkit: MpiLock, Counter, RwLock, Semaphore, Condition,
+    /// Sequential
     MpiLock,
     /// The distributed memory, master-driven
     DsmKv,
@@ -65,6 +66,8 @@ pub enum Op {
     WinLockUnlockUncontended,
     /// MPI_Win_lock + MPI_Win_unlock by every rank
     WinLockUnlockContended,
+    /// MPI_Win_lock(SHARED) + MPI_Win_unlock by every rank
+    WinLockSharedContended,
     /// MPI_Bcast of the sweep's sizes
     Bcast,
     /// memcpy of the sweep's sizes
@@ -88,6 +91,19 @@ pub enum Op {
     TryLock,
     /// MpiLock's remote operations per acquisition (a count)
     RemoteOpsPerAcquire,
+    /// Node-batched MpiLock: hand-offs between nodes per acquisition (a count)
+    InterNodeHandoffsPerAcquire,
+    /// Counter::next by rank 0 alone
+    CounterNext,
+    /// RwLock read + release by every rank
+    RwlockReadContended,
+    /// Semaphore acquire + release by rank 0 alone
+    SemaphoreAcquireRelease,
+    /// Condition: lock, notify nobody, unlock, by rank 0 alone
+    ConditionNotify,
+    /// Sequential: after a barrier, every rank enters and leaves once, in
+    /// rank order (the last rank's time)
+    SequentialRound,
     /// Adding an integer
     Add,
     /// Reading an integer

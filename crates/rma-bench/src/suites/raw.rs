@@ -12,7 +12,7 @@ use std::hint::black_box;
 use std::os::raw::c_void;
 
 /// The suite's operations, in the order it runs them.
-pub const OPS: [Op; 9] = [
+pub const OPS: [Op; 10] = [
     Op::PutFlush,
     Op::GetFlush,
     Op::AccFlush,
@@ -20,6 +20,7 @@ pub const OPS: [Op; 9] = [
     Op::CasFlush,
     Op::WinLockUnlockUncontended,
     Op::WinLockUnlockContended,
+    Op::WinLockSharedContended,
     Op::Bcast,
     Op::Memcpy,
 ];
@@ -177,15 +178,16 @@ pub fn run(ctx: &mut Ctx) -> Result<()> {
         );
     }
 
-    // An exclusive lock and unlock on the last rank with no operation inside.
-    let lock_unlock = |target: i32| -> Result<()> {
+    // A lock and unlock of `target`'s window with no operation inside.
+    let lock_unlock_as = |lock_type: i32, target: i32| -> Result<()> {
         // SAFETY: the window is live and no other epoch is open on it here.
-        let rc = unsafe { ffi::MPI_Win_lock(sys::LOCK_EXCLUSIVE(), target, 0, raw) };
+        let rc = unsafe { ffi::MPI_Win_lock(lock_type, target, 0, raw) };
         ok(rc, "MPI_Win_lock")?;
         // SAFETY: closes the epoch just opened.
         let rc = unsafe { ffi::MPI_Win_unlock(target, raw) };
         ok(rc, "MPI_Win_unlock")
     };
+    let lock_unlock = |target: i32| lock_unlock_as(sys::LOCK_EXCLUSIVE(), target);
     if ctx.op(Op::WinLockUnlockUncontended) {
         let samples = ctx.measure(Who::Rank0, plan, || lock_unlock(target))?;
         ctx.record(
@@ -201,6 +203,19 @@ pub fn run(ctx: &mut Ctx) -> Result<()> {
         let samples = ctx.measure(Who::All, ctx.cfg.plan_slow(), || lock_unlock(0))?;
         ctx.record(
             Op::WinLockUnlockContended,
+            "raw-mpi",
+            None,
+            &samples,
+            Reduce::Pool,
+            None,
+        );
+    }
+    if ctx.op(Op::WinLockSharedContended) {
+        let samples = ctx.measure(Who::All, ctx.cfg.plan_slow(), || {
+            lock_unlock_as(sys::LOCK_SHARED(), 0)
+        })?;
+        ctx.record(
+            Op::WinLockSharedContended,
             "raw-mpi",
             None,
             &samples,
