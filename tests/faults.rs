@@ -78,6 +78,7 @@ fn fault_child() {
         "kill-in-create" => kill_in_window_creation(world),
         "kill-holding-lock" => kill_holding_lock(world),
         "kill-in-handoff" => kill_in_handoff(world),
+        "kill-in-sync" => kill_in_sync(world),
         "kill-in-kv-map" => kill_in_kv(world, 0),
         "kill-kv-host" => kill_in_kv(world, 3),
         "term-launcher" => signal_launcher(world, false),
@@ -266,6 +267,46 @@ fn kill_holding_lock(world: &SimpleCommunicator) {
     say(world, "queued");
     let _guard = lock.lock().unwrap();
     unreachable!("rank 1 never releases the lock");
+}
+
+/// The sync toolkit's primitives, their words on node-shared memory (CPU
+/// atomics) or in MPI windows: rank 1 takes the counter's traffic, holds an
+/// RwLock for writing, the only Semaphore permit and a Condition's lock
+/// with MPI atomics, and is killed while rank 0 waits to read, rank 2 for
+/// the permit and rank 3 for the condition's lock.
+fn kill_in_sync(world: &SimpleCommunicator) {
+    use mpi_lock::{Access, Condition, Counter, RwLock, Semaphore};
+    let rank = world.rank();
+    let counter = Counter::new(world).unwrap();
+    let rw = RwLock::new(world).unwrap();
+    let sem = Semaphore::new(world, 1).unwrap();
+    let cv = Condition::options()
+        .access(Access::Mpi)
+        .create(world)
+        .unwrap();
+    for _ in 0..50 {
+        counter.next().unwrap();
+    }
+    world.barrier();
+    if rank == 1 {
+        let _write = rw.write().unwrap();
+        let _permit = sem.acquire().unwrap();
+        let _locked = cv.lock().unwrap();
+        world.barrier();
+        std::thread::sleep(Duration::from_millis(300));
+        die(
+            1,
+            "holding an RwLock, a Semaphore permit and a Condition's lock",
+        );
+    }
+    world.barrier();
+    say(world, "waiting");
+    match rank {
+        0 => drop(rw.read().unwrap()),
+        2 => drop(sem.acquire().unwrap()),
+        _ => drop(cv.lock().unwrap()),
+    }
+    unreachable!("rank 1 never releases what it holds");
 }
 
 /// Every rank takes and releases the lock in a loop; rank 0, which also
@@ -752,6 +793,12 @@ fn a_rank_killed_holding_the_lock_ends_the_job() {
 fn a_rank_killed_during_lock_handoffs_ends_the_job() {
     let _serial = serial();
     assert_killed("kill-in-handoff");
+}
+
+#[test]
+fn a_rank_killed_holding_sync_primitives_ends_the_job() {
+    let _serial = serial();
+    assert_killed("kill-in-sync");
 }
 
 #[test]
