@@ -3,7 +3,7 @@
 mod common;
 
 use mpi::traits::*;
-use mpi_lock::{Access, LockError, MpiLock, Order};
+use mpi_lock::{Access, LockError, MpiLock, MpiMutex, Order};
 use shm_core::window::{LockedWindow, Op, Rma, Window};
 use shm_core::Error;
 use std::time::{Duration, Instant};
@@ -269,55 +269,48 @@ mpi_test!(fn threads_of_one_rank_share_the_lock(world, 4) {
     for access in ACCESSES {
         // Enough rounds, started together, that the threads of a rank truly
         // overlap: a lock whose local thread mutex did nothing would let two
-        // threads of one rank in at once, and the occupancy counts catch it.
+        // threads of one rank in at once, and the occupancy count and the
+        // exact total catch it.
         const ITERS: i64 = 200;
         let rank = world.rank();
-        let lock = lock_on(world, 0, access);
-        let counter = scratch(world, 2);
+        // The counter lives in a window on rank 0, guarded by the mutex's
+        // lock: the threads of every rank share it with no `unsafe`.
+        let counter = MpiMutex::<i64>::options().access(access).create(world, 1).unwrap();
+        let lock = counter.mpi_lock();
         let multiple = mpi::environment::threading_support() == mpi::Threading::Multiple;
         let threads: i64 = if rank == 0 || rank == 2 { 2 } else { 1 };
         if multiple {
-            // Window ops of the test itself are made from several threads too:
-            // wrap the window so that each thread only uses it inside the lock.
-            struct Shared<'a>(&'a LockedWindow<i64>);
-            // SAFETY: the threads only touch the window while holding the
-            // MpiLock, so they use it one at a time, and MPI provides
-            // MPI_THREAD_MULTIPLE (checked above).
-            unsafe impl Sync for Shared<'_> {}
-            let shared = Shared(&counter);
             let start = std::sync::Barrier::new(threads as usize);
             let inside_here = std::sync::atomic::AtomicUsize::new(0);
             world.barrier();
             std::thread::scope(|s| {
                 for _ in 0..threads {
                     s.spawn(|| {
-                        let shared = &shared;
                         start.wait();
                         for _ in 0..ITERS {
-                            let g = lock.lock().unwrap();
+                            let g = counter.lock().unwrap();
                             assert_eq!(inside_here.fetch_add(1, std::sync::atomic::Ordering::SeqCst), 0, "two threads of rank {rank} inside");
-                            assert_eq!(shared.0.fetch_and_op(0, 1, 1, Op::Sum).unwrap(), 0, "two holders inside");
-                            unprotected_increment(shared.0);
-                            assert_eq!(shared.0.fetch_and_op(0, 1, -1, Op::Sum).unwrap(), 1);
-                            shared.0.flush(0).unwrap();
+                            // Not atomic: a second holder anywhere loses counts.
+                            let value = g.get_at(0).unwrap();
+                            g.put(0, &[value + 1]).unwrap();
                             inside_here.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
-                            drop(g);
+                            g.unlock().unwrap();
                         }
                     });
                 }
             });
             world.barrier();
             let total = sum(world, threads);
-            assert_eq!(read_word(&counter, 0, 0), total * ITERS);
-            assert_eq!(lock.stats().acquisitions as i64, threads * ITERS);
+            assert_eq!(counter.lock().unwrap().get_at(0).unwrap(), total * ITERS);
+            assert_eq!(lock.stats().acquisitions as i64, threads * ITERS + 1);
         } else {
             // Without MPI_THREAD_MULTIPLE, another thread is refused.
             std::thread::scope(|s| {
-                s.spawn(|| assert!(matches!(lock.lock().unwrap_err(), LockError::ThreadLevel { .. })));
+                s.spawn(|| assert!(matches!(counter.lock().unwrap_err(), LockError::ThreadLevel { .. })));
             });
         }
-        drop(counter);
-        lock.close().unwrap();
+        world.barrier();
+        counter.close().unwrap();
     }
 });
 

@@ -66,11 +66,16 @@ enum Storage<T: Element> {
 ///
 /// # Use
 /// Creation and [`MpiMutex::close`] (or the drop) are collective. The guard
-/// borrows the mutex and is neither `Send` nor `Sync`; so is the mutex (one
-/// thread per rank). Out-of-range accesses are
+/// borrows the mutex and is neither `Send` nor `Sync`. The mutex is `Sync`
+/// but not `Send`, as [`MpiLock`]: the threads of a rank may share it by
+/// reference (with [`std::thread::scope`]), and take turns for the data as
+/// for the lock; a thread other than the creating one needs
+/// `MPI_THREAD_MULTIPLE` ([`LockError::ThreadLevel`] otherwise). So a
+/// window shared by the threads of several ranks needs no `unsafe` in the
+/// user's code. Out-of-range accesses are
 /// [`shm_core::Error::OutOfRange`] errors (inside [`LockError::Core`]) on
 /// the calling rank. [`MpiMutex::local`] keeps the data in this process,
-/// for one thread, without MPI.
+/// without MPI.
 #[must_use = "dropping the mutex frees it (collectively)"]
 pub struct MpiMutex<T: Element> {
     // Freed in this order: the data, the lock, the communicator of the
@@ -83,6 +88,16 @@ pub struct MpiMutex<T: Element> {
     len: usize,
     _not_send: PhantomData<*const ()>,
 }
+
+// SAFETY: `&MpiMutex` reaches the data only through a guard, and a guard
+// exists only while its thread holds the mutex's `MpiLock`, which admits one
+// thread of this process at a time (its local turn) and refuses every thread
+// but the creating one unless MPI provides MPI_THREAD_MULTIPLE. So the data
+// window's MPI calls (and the local mode's `RefCell`) are used by one thread
+// at a time, from other threads only where MPI permits it; the lock itself
+// is `Sync`. `len` never changes. Creating and freeing need ownership or
+// `&mut`, and the type is not `Send`, so they stay on the creating thread.
+unsafe impl<T: Element + Send> Sync for MpiMutex<T> {}
 
 impl<T: Element> std::fmt::Debug for MpiMutex<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -107,7 +122,7 @@ impl<T: Element> MpiMutex<T> {
     }
 
     /// An in-process mutex over `initial`, without MPI (pshmem's
-    /// `comm = None`), for the one thread that owns it.
+    /// `comm = None`), shared by the threads of this process.
     pub fn local(initial: Vec<T>) -> Self {
         MpiMutex {
             len: initial.len(),
