@@ -68,12 +68,13 @@ pub(crate) struct NodeBatch {
 }
 
 impl NodeBatch {
-    /// Sets up the node words over the nodes of `comm` (collective).
-    pub(crate) fn new(comm: &OwnedComm, max_batch: u32) -> shm_core::Result<Self> {
+    /// Sets up the node words over the nodes of `comm`, reached as `access`
+    /// says (collective).
+    pub(crate) fn new(comm: &OwnedComm, max_batch: u32, access: Access) -> shm_core::Result<Self> {
         let node = comm.split_shared(comm.rank())?;
         let mut lowest = [i64::from(comm.rank())];
         node.all_reduce_min(&mut lowest)?;
-        let words = Words::allocate(&node, NODE_WORDS, Access::Auto)?;
+        let words = Words::allocate(&node, NODE_WORDS, access)?;
         Ok(NodeBatch {
             words,
             node,
@@ -81,6 +82,11 @@ impl NodeBatch {
             max_batch: max_batch.min(i32::MAX as u32) as i32,
             turn: AtomicI32::new(0),
         })
+    }
+
+    /// `true` when the node words are reached with CPU atomics.
+    pub(crate) fn is_node(&self) -> bool {
+        self.words.is_node()
     }
 
     /// The bound on acquisitions in a row on one node.

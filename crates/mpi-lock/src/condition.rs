@@ -75,8 +75,8 @@ enum LockRef<'l> {
 /// **Notify `n`** (holding the lock): read `root.head`; for each of up to `n`
 /// waiters from the head, `swap(w.next, 0)` (its successor) and
 /// `w.wake = 1`; write the new head (and `tail = 0` when the FIFO empties).
-/// That is 1 remote operation when nobody waits, `3 + 2k` (or `4 + 2k`) to
-/// wake `k` ranks.
+/// That is 1 remote operation when nobody waits, `2 + 2k` (or `3 + 2k` when
+/// the FIFO empties) to wake `k` ranks.
 ///
 /// # No lost and no spurious wake-ups
 /// A waiter joins the FIFO while it holds the lock, and a notifier reads the

@@ -11,9 +11,10 @@ pub enum LockError {
     #[error("the window layer failed: {0}")]
     Core(#[from] shm_core::Error),
 
-    /// The calling thread already holds the lock. The lock is not reentrant:
+    /// The calling thread already holds the lock, which was not made
+    /// recursive ([`LockOptions::recursive`](crate::LockOptions::recursive)):
     /// locking it again from the holding thread would wait for itself.
-    #[error("this thread already holds the lock (MpiLock is not reentrant)")]
+    #[error("this thread already holds the lock (and the lock is not recursive)")]
     AlreadyHeld,
 
     /// A thread other than the one that created the lock used it, but MPI

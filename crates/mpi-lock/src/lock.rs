@@ -1,6 +1,8 @@
 //! [`MpiLock`]: the lock's state on this rank, its creation, acquisition
-//! (through the MCS queue of `queue.rs`, behind a local mutex for the
-//! threads of the rank) and its collective close.
+//! (through one of three protocols: the ticket lock of `ticket.rs` on one
+//! node, the MCS queue of `queue.rs`, or the node-batched order of
+//! `batch.rs`; the threads of a rank take turns first, `local.rs`) and its
+//! collective close.
 
 use crate::backing::Backing;
 use crate::batch::NodeBatch;
@@ -105,9 +107,10 @@ fn level_name(level: mpi::Threading) -> Option<&'static str> {
     }
 }
 
-/// A distributed FIFO mutex over an MPI communicator (an MCS queue lock on
-/// one RMA window), or an in-process mutex with the same interface
-/// ([`MpiLock::local`]).
+/// A distributed mutex over an MPI communicator, FIFO by default (a ticket
+/// lock on CPU atomics when every rank shares a node, an MCS queue lock over
+/// MPI atomics otherwise; or, as an option, the node-batched order), or an
+/// in-process mutex with the same interface ([`MpiLock::local`]).
 ///
 /// See the [crate documentation](crate) for the algorithm, the window layout
 /// and the threading rules.
@@ -233,7 +236,7 @@ impl MpiLock {
                 .into())
             }
             Order::NodeBatched { max_batch } => {
-                Protocol::Batched(NodeBatch::new(backing.comm(), max_batch)?)
+                Protocol::Batched(NodeBatch::new(backing.comm(), max_batch, access)?)
             }
             Order::Fifo if backing.is_node() => Protocol::Ticket,
             Order::Fifo => Protocol::Queue,
@@ -294,12 +297,14 @@ impl MpiLock {
         }
     }
 
-    /// `true` when the lock's words are reached with CPU atomics (every rank
-    /// shares one node; see [`Access`]).
+    /// `true` when the lock's path uses CPU atomics (see [`Access`]): every
+    /// rank shares one node, or, in the node-batched order, for the words
+    /// each node keeps for its own ranks.
     pub fn uses_cpu_atomics(&self) -> bool {
-        self.dist
-            .as_ref()
-            .is_some_and(|d| d.queue.backing.is_node())
+        self.dist.as_ref().is_some_and(|d| {
+            d.queue.backing.is_node()
+                || matches!(&d.protocol, Protocol::Batched(batch) if batch.is_node())
+        })
     }
 
     /// This process's rank in the lock's communicator (0 in local mode).
@@ -379,8 +384,10 @@ impl MpiLock {
     }
 
     /// Acquires the lock, waiting for the ranks (and local threads) that
-    /// requested it earlier. Ranks are served in the order their requests
-    /// reached the waiting list.
+    /// requested it earlier. In the FIFO order ranks are served in the order
+    /// their requests reached the lock; in the node-batched order, in that
+    /// order within a node, a node keeping the lock for at most `max_batch`
+    /// grants in a row while another waits.
     ///
     /// # Errors
     /// [`LockError::AlreadyHeld`] if this thread holds the lock already (and

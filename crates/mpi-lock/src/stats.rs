@@ -11,15 +11,20 @@ pub struct LockStats {
     pub acquisitions: u64,
     /// Failed `try_lock` calls.
     pub failed_tries: u64,
-    /// RMA operations on words of the waiting list other than this rank's own
-    /// (tail swap, tail compare-and-swap, tail read of `try_lock`, writing
-    /// the predecessor's `next` link, handing the token to the successor).
-    /// At most 2 per `lock` and 2 per unlock, whatever the number of ranks.
+    /// Atomic operations on the lock's shared words other than this rank's
+    /// own. MCS queue: tail swap, tail compare-and-swap, tail read of
+    /// `try_lock`, writing the predecessor's `next` link, handing the token
+    /// to the successor; at most 2 per `lock` and 2 per unlock, whatever the
+    /// number of ranks. Ticket lock (one node, CPU atomics): drawing a
+    /// ticket and serving the next (1 each), a `try_lock`'s read and
+    /// compare-and-swap (2).
     pub remote_ops: u64,
-    /// `MPI_Win_flush` calls (after the link write and the token hand-off).
+    /// `MPI_Win_flush` calls (after the link write and the token hand-off
+    /// of the MCS queue; none over CPU atomics).
     pub remote_flushes: u64,
-    /// Polls of this rank's own `next`/`flag` words while waiting (local
-    /// fetch-and-op operations; they also drive MPI progress).
+    /// Polls while waiting: of this rank's own `next`/`flag` words in the
+    /// MCS queue (local fetch-and-op operations that also drive MPI
+    /// progress), of the serving word in the ticket lock.
     pub local_polls: u64,
     /// Releases that handed the lock to a waiter through the waiting list
     /// (in the node-batched order, each one goes to another node).

@@ -55,7 +55,7 @@ pub(crate) fn try_acquire(
     let words = backing.words();
     let serving = words.load(root, SERVING)?;
     let drawn = words.compare_swap(root, NEXT, serving, serving.wrapping_add(1))?;
-    Counters::add(&stats.remote_ops, 1);
+    Counters::add(&stats.remote_ops, 2);
     Ok((drawn == serving).then(|| grant(serving)))
 }
 

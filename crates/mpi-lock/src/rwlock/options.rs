@@ -35,7 +35,7 @@ impl RwLockOptions {
     ///
     /// # Errors
     /// The same [`shm_core::Error::Invalid`] on every rank for a bad or
-    /// differing root or access, or a communicator of more than 524,287
+    /// differing root or access, or a communicator of more than 524,286
     /// ranks (the counters' writer bits would overflow); the MPI errors of
     /// the allocation.
     pub fn create<C: Communicator + ?Sized>(self, comm: &C) -> Result<RwLock, LockError> {
