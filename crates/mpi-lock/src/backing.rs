@@ -84,6 +84,16 @@ impl<T: CpuAtomic> Backing<T> {
         self.words.is_node()
     }
 
+    /// After a failed try (`try_lock` and the like): drives MPI progress once
+    /// when the attempt made no MPI call. A rank that polls a try in a loop
+    /// must still let MPI progress: with MPICH, RMA aimed at this rank (by
+    /// the holder, on the data it protects) completes only when this rank
+    /// calls MPI, and over CPU atomics the attempt itself calls nothing.
+    #[inline]
+    pub(crate) fn refused(&self) {
+        self.comm.progress();
+    }
+
     /// Waits until `attempt` returns `Some` ([`shm_core::sync::poll`]),
     /// driving MPI progress on the object's communicator.
     ///

@@ -72,11 +72,15 @@ impl Distributed {
     #[inline]
     fn try_acquire(&self, stats: &Counters) -> shm_core::Result<Option<u32>> {
         let q = &self.queue;
-        match &self.protocol {
-            Protocol::Queue => q.try_acquire(self.rank(), stats),
+        let got = match &self.protocol {
+            Protocol::Queue => return q.try_acquire(self.rank(), stats),
             Protocol::Ticket => ticket::try_acquire(&q.backing, q.root, stats),
             Protocol::Batched(batch) => batch.try_acquire(q, stats),
+        };
+        if matches!(got, Ok(None)) {
+            q.backing.refused();
         }
+        got
     }
 
     #[inline]

@@ -245,6 +245,7 @@ impl RwLock {
         self.check("reading")?;
         if let (Some(q), 0) = (&self.queue, self.readers.get()) {
             if !self.record(enter_read(q, block))? {
+                q.backing.refused();
                 return Ok(None);
             }
         }
@@ -286,6 +287,9 @@ impl RwLock {
             Some(q) => self.record(enter_write(q, block, &self.stats))?,
         };
         let Some(ticket) = ticket else {
+            if let Some(q) = &self.queue {
+                q.backing.refused();
+            }
             return Ok(None);
         };
         self.writing.set(Some(ticket));

@@ -267,6 +267,9 @@ impl Semaphore {
     pub fn try_acquire_permit(&self) -> Result<bool, LockError> {
         self.check_broken()?;
         let took = self.take()?;
+        if let (false, Some(queue)) = (took, &self.queue) {
+            queue.backing.refused();
+        }
         Counters::add(
             if took {
                 &self.stats.acquisitions
