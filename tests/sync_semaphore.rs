@@ -196,7 +196,9 @@ mpi_test!(fn blocking_acquirers_are_served_in_request_order(world, 4) {
         world.barrier();
         let position = if rank == 0 {
             // Let ranks 1, 2 and 3 line up (in that order), then let go.
-            std::thread::sleep(Duration::from_millis(600));
+            // The queue's tail is on this rank: across hosts their requests
+            // reach it only while it calls MPI.
+            common::sleep_with_progress(world, Duration::from_millis(600));
             drop(held);
             0
         } else {

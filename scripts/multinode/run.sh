@@ -11,7 +11,8 @@
 # NAME is openmpi (Debian's 4.1: the default when run without mpi.sh),
 # openmpi5 or mpich5 (docs/multinode.md says why not mpich or impi).
 # Environment: RMA_MULTINODE_SUITES (default "multinode shared_array lock
-# kv"), RMA_MULTINODE_REQUIRED=1 (a skip is a failure).
+# kv" and the sync toolkit's sync_* suites), RMA_MULTINODE_REQUIRED=1 (a
+# skip is a failure).
 #
 # Needs root (network, UTS and IPC namespaces); without it, says SKIPPED and
 # exits 0. The bed is torn down on every exit, failure and Ctrl-C included.
@@ -131,7 +132,8 @@ export RMA_MPI_THREADING=$THREADING
 export RMA_MPI_TIMEOUT=${RMA_MPI_TIMEOUT:-120}
 # The command line decides the one-sided component, not a caller's environment.
 unset OMPI_MCA_osc
-read -r -a suites <<<"${RMA_MULTINODE_SUITES:-multinode shared_array lock kv}"
+SYNC_SUITES="sync_counter sync_semaphore sync_sequential sync_condition sync_rwlock sync_mutex"
+read -r -a suites <<<"${RMA_MULTINODE_SUITES:-multinode shared_array lock kv $SYNC_SUITES}"
 cd "$ROOT"
 
 started=$SECONDS
@@ -170,8 +172,8 @@ trap 'exit 143' TERM
 
 "$BED" up "$HOSTS"
 
-# Host lists: two ranks per host. shared_array and lock run 4 ranks: two
-# hosts. kv runs 4 and 5 ranks (5 spread as 2+2+1): three hosts. The uneven
+# Host lists: two ranks per host. shared_array, lock and the sync suites
+# run 4 ranks: two hosts. kv runs 4 and 5 ranks (5 spread as 2+2+1): three hosts. The uneven
 # layouts of MpiShared run after the suites.
 two=rma-h1:2,rma-h2:2
 three=rma-h1:2,rma-h2:2,rma-h3:2
@@ -184,7 +186,7 @@ for s in "${suites[@]}"; do
   skips=()
   case "$s" in
     multinode) hosts=$three; export RMA_MULTINODE_HOSTS=3 ;;
-    shared_array | lock) hosts=$two; unset RMA_MULTINODE_HOSTS ;;
+    shared_array | lock | sync_*) hosts=$two; unset RMA_MULTINODE_HOSTS ;;
     kv) hosts=$three; unset RMA_MULTINODE_HOSTS ;;
     *) hosts=$three; unset RMA_MULTINODE_HOSTS ;;
   esac

@@ -28,6 +28,19 @@ pub const CHILD_VAR: &str = "RMA_MPI_CHILD";
 /// Launches are serialised: each already runs more ranks than cores.
 static LAUNCH: Mutex<()> = Mutex::new(());
 
+/// Sleeps for `duration` while driving MPI progress. Across hosts (Open
+/// MPI's osc/pt2pt, MPICH) RMA aimed at a rank completes only when that rank
+/// calls MPI: a rank holding words that others update must not simply sleep
+/// when the test depends on the order in which their updates arrive.
+pub fn sleep_with_progress(world: &mpi::topology::SimpleCommunicator, duration: Duration) {
+    use mpi::traits::*;
+    let end = Instant::now() + duration;
+    while Instant::now() < end {
+        let _ = world.any_process().immediate_probe();
+        std::thread::sleep(Duration::from_micros(200));
+    }
+}
+
 /// `true` inside a rank launched by [`launch`].
 pub fn is_child() -> bool {
     std::env::var_os(CHILD_VAR).is_some()
