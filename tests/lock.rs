@@ -2,19 +2,13 @@
 
 mod common;
 
+use common::sync::*;
+
 use mpi::traits::*;
 use mpi_lock::{Access, LockError, MpiLock, MpiMutex, Order};
-use shm_core::window::{LockedWindow, Op, Rma, Window};
+use shm_core::window::{LockedWindow, Op, Rma};
 use shm_core::Error;
 use std::time::{Duration, Instant};
-
-/// A scratch window of `len` i64 words per rank, in a lock_all epoch.
-fn scratch(world: &mpi::topology::SimpleCommunicator, len: usize) -> LockedWindow<i64> {
-    Window::<i64>::allocate(world, len)
-        .unwrap()
-        .into_locked(true)
-        .unwrap()
-}
 
 /// A non-atomic read-modify-write of `win[0]` on rank 0: only correct under
 /// mutual exclusion.
@@ -26,26 +20,12 @@ fn unprotected_increment(win: &LockedWindow<i64>) {
     win.flush(0).unwrap();
 }
 
-fn read_word(win: &LockedWindow<i64>, rank: i32, disp: usize) -> i64 {
-    win.fetch_and_op(rank, disp, 0, Op::NoOp).unwrap()
-}
-
-/// Both ways a lock reaches its words: CPU atomics where every rank shares a
-/// node (MPI atomics otherwise, as on the multi-node bed), and MPI atomics.
-const ACCESSES: [Access; 2] = [Access::Auto, Access::Mpi];
-
 fn lock_on(world: &mpi::topology::SimpleCommunicator, root: i32, access: Access) -> MpiLock {
     MpiLock::options()
         .root(root)
         .access(access)
         .create(world)
         .unwrap()
-}
-
-fn sum(world: &mpi::topology::SimpleCommunicator, value: i64) -> i64 {
-    let mut total = 0i64;
-    world.all_reduce_into(&value, &mut total, mpi::collective::SystemOperation::sum());
-    total
 }
 
 mpi_test!(fn exclusion_gives_an_exact_counter(world, 4) {

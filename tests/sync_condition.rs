@@ -3,30 +3,12 @@
 
 mod common;
 
+use common::sync::*;
+
 use mpi::traits::*;
 use mpi_lock::{Access, Condition, LockError, MpiLock, MpiLockGuard};
-use shm_core::window::{LockedWindow, Op, Rma, Window};
+use shm_core::window::Rma;
 use shm_core::Error;
-
-const ACCESSES: [Access; 2] = [Access::Auto, Access::Mpi];
-
-/// A scratch window of `len` i64 words per rank, in a lock_all epoch.
-fn scratch(world: &mpi::topology::SimpleCommunicator, len: usize) -> LockedWindow<i64> {
-    Window::<i64>::allocate(world, len)
-        .unwrap()
-        .into_locked(true)
-        .unwrap()
-}
-
-fn read_word(win: &LockedWindow<i64>, disp: usize) -> i64 {
-    win.fetch_and_op(0, disp, 0, Op::NoOp).unwrap()
-}
-
-fn add_word(win: &LockedWindow<i64>, disp: usize, delta: i64) -> i64 {
-    let old = win.fetch_and_op(0, disp, delta, Op::Sum).unwrap();
-    win.flush(0).unwrap();
-    old
-}
 
 /// Takes the lock over and over until `ready` holds with the lock held.
 fn lock_when<'a>(cv: &'a Condition<'_>, mut ready: impl FnMut() -> bool) -> MpiLockGuard<'a> {
@@ -67,21 +49,21 @@ mpi_test!(fn notify_all_wakes_every_waiting_rank(world, 4) {
         if world.rank() == 0 {
             // Once all the others counted themselves under the lock, they
             // are all in the FIFO: the lock is only released by their wait.
-            let guard = lock_when(&cv, || read_word(&counts, 0) == size - 1);
+            let guard = lock_when(&cv, || read_word(&counts, 0, 0) == size - 1);
             assert_eq!(cv.notify_all(&guard).unwrap(), (size - 1) as usize);
             assert_eq!(cv.notify_all(&guard).unwrap(), 0);
             drop(guard);
         } else {
             let guard = cv.lock().unwrap();
-            add_word(&counts, 0, 1);
+            add_word(&counts, 0, 0, 1);
             let guard = cv.wait(guard).unwrap();
             // The lock is ours again.
             assert!(cv.mpi_lock().is_held());
-            add_word(&counts, 1, 1);
+            add_word(&counts, 0, 1, 1);
             drop(guard);
         }
         world.barrier();
-        assert_eq!(read_word(&counts, 1), size - 1);
+        assert_eq!(read_word(&counts, 0, 1), size - 1);
         let guard = cv.lock().unwrap();
         assert_eq!(cv.notify_all(&guard).unwrap(), 0);
         drop(guard);
@@ -99,14 +81,14 @@ mpi_test!(fn notify_all_skips_a_rank_that_does_not_wait(world, 4) {
         world.barrier();
         match world.rank() {
             0 => {
-                let guard = lock_when(&cv, || read_word(&counts, 0) == size - 2);
+                let guard = lock_when(&cv, || read_word(&counts, 0, 0) == size - 2);
                 assert_eq!(cv.notify_all(&guard).unwrap(), (size - 2) as usize);
                 drop(guard);
             }
             1 => {}
             _ => {
                 let guard = cv.lock().unwrap();
-                add_word(&counts, 0, 1);
+                add_word(&counts, 0, 0, 1);
                 drop(cv.wait(guard).unwrap());
             }
         }
@@ -127,25 +109,25 @@ mpi_test!(fn notify_one_wakes_one_at_a_time_in_wait_order(world, 4) {
         let counts = scratch(world, 2);
         world.barrier();
         if world.rank() == 0 {
-            let guard = lock_when(&cv, || read_word(&counts, 0) == size - 1);
+            let guard = lock_when(&cv, || read_word(&counts, 0, 0) == size - 1);
             drop(guard);
             for woken in 0..size - 1 {
                 let guard = cv.lock().unwrap();
                 assert_eq!(cv.notify_one(&guard).unwrap(), 1);
                 drop(guard);
                 // The woken rank counts itself once it has the lock back.
-                drop(lock_when(&cv, || read_word(&counts, 1) == woken + 1));
+                drop(lock_when(&cv, || read_word(&counts, 0, 1) == woken + 1));
             }
             let guard = cv.lock().unwrap();
             assert_eq!(cv.notify_one(&guard).unwrap(), 0);
-            assert_eq!(read_word(&counts, 1), size - 1);
+            assert_eq!(read_word(&counts, 0, 1), size - 1);
             drop(guard);
         } else {
             let guard = cv.lock().unwrap();
-            let position = add_word(&counts, 0, 1);
+            let position = add_word(&counts, 0, 0, 1);
             let guard = cv.wait(guard).unwrap();
             // FIFO: the k-th rank to wait is the k-th woken.
-            assert_eq!(add_word(&counts, 1, 1), position, "woken out of wait order");
+            assert_eq!(add_word(&counts, 0, 1, 1), position, "woken out of wait order");
             drop(guard);
         }
         world.barrier();
@@ -168,7 +150,7 @@ mpi_test!(fn wait_for_rechecks_its_predicate(world, 4) {
             // every rank still waiting is in the FIFO.
             let mut waits = 3;
             for value in 1..world.size() as i64 {
-                let guard = lock_when(&cv, || read_word(&counts, 1) == waits);
+                let guard = lock_when(&cv, || read_word(&counts, 0, 1) == waits);
                 counts.put(0, 0, &[value]).unwrap();
                 counts.flush(0).unwrap();
                 let still_waiting = world.size() as i64 - value;
@@ -181,15 +163,15 @@ mpi_test!(fn wait_for_rechecks_its_predicate(world, 4) {
             let guard = lock.lock().unwrap();
             let guard = cv
                 .wait_for(guard, || {
-                    let ready = read_word(&counts, 0) >= rank;
+                    let ready = read_word(&counts, 0, 0) >= rank;
                     if !ready {
                         my_waits += 1;
-                        add_word(&counts, 1, 1);
+                        add_word(&counts, 0, 1, 1);
                     }
                     ready
                 })
                 .unwrap();
-            assert!(read_word(&counts, 0) >= rank);
+            assert!(read_word(&counts, 0, 0) >= rank);
             drop(guard);
             assert_eq!(my_waits, rank);
         }

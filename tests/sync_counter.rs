@@ -4,6 +4,8 @@
 
 mod common;
 
+use common::sync::*;
+
 use mpi::traits::*;
 use mpi_lock::{Access, Counter, CounterValue, LockError, WorkQueue};
 use shm_core::Error;
@@ -13,19 +15,11 @@ use std::time::Duration;
 
 type World = mpi::topology::SimpleCommunicator;
 
-const ACCESSES: [Access; 2] = [Access::Auto, Access::Mpi];
-
 /// `mine` from every rank, in rank order (every rank passes as many).
-fn gather(world: &World, mine: &[i64]) -> Vec<i64> {
+fn gather_slices(world: &World, mine: &[i64]) -> Vec<i64> {
     let mut all = vec![0i64; mine.len() * world.size() as usize];
     world.all_gather_into(mine, &mut all[..]);
     all
-}
-
-fn sum(world: &World, value: i64) -> i64 {
-    let mut total = 0i64;
-    world.all_reduce_into(&value, &mut total, mpi::collective::SystemOperation::sum());
-    total
 }
 
 /// Checks that `err` is an `Invalid` whose message contains `needle`, and
@@ -37,7 +31,7 @@ fn same_invalid_everywhere(world: &World, err: &LockError, needle: &str) {
     );
     let mut h = DefaultHasher::new();
     format!("{err:?}").hash(&mut h);
-    let all = gather(world, &[h.finish() as i64]);
+    let all = gather_slices(world, &[h.finish() as i64]);
     assert!(
         all.iter().all(|&x| x == all[0]),
         "the ranks got different errors; this one: {err:?}"
@@ -60,7 +54,7 @@ fn execute<T: CounterValue + Into<i128>>(
             pair[1] = counter.next().unwrap().into() as i64;
         }
     }
-    let mut all: Vec<i64> = gather(world, &mine)
+    let mut all: Vec<i64> = gather_slices(world, &mine)
         .chunks(2)
         .filter(|p| p[0] == 1)
         .map(|p| p[1])
@@ -186,7 +180,7 @@ mpi_test!(fn counter_fetch_add_advances_by_steps(world, 4) {
             let before = counter.fetch_add(n).unwrap();
             mine.extend([before, n]);
         }
-        let all = gather(world, &mine);
+        let all = gather_slices(world, &mine);
         let mut pairs: Vec<(i64, i64)> = all.chunks(2).map(|p| (p[0], p[1])).collect();
         pairs.sort_unstable();
         let mut next = 10;
@@ -345,7 +339,7 @@ mpi_test!(fn work_queue_gives_a_slow_rank_less(world, 4) {
         let queue = WorkQueue::options(240, 2).access(access).create(world).unwrap();
         let pause = if world.rank() == SLOW { Duration::from_millis(40) } else { Duration::from_millis(1) };
         let got = drain_and_check(world, &queue, pause, false) as i64;
-        let all = gather(world, &[got]);
+        let all = gather_slices(world, &[got]);
         let others: Vec<i64> = all.iter().enumerate().filter(|(r, _)| *r as i32 != SLOW).map(|(_, &c)| c).collect();
         let average = others.iter().sum::<i64>() as f64 / others.len() as f64;
         assert!((all[SLOW as usize] as f64) < average, "the slow rank took {} chunks, the others {others:?}", all[SLOW as usize]);

@@ -3,17 +3,11 @@
 
 mod common;
 
+use common::sync::*;
+
 use mpi::traits::*;
-use mpi_lock::{Access, LockError, MpiMutex};
+use mpi_lock::{LockError, MpiMutex};
 use shm_core::Error;
-
-const ACCESSES: [Access; 2] = [Access::Auto, Access::Mpi];
-
-fn sum(world: &mpi::topology::SimpleCommunicator, value: i64) -> i64 {
-    let mut total = 0i64;
-    world.all_reduce_into(&value, &mut total, mpi::collective::SystemOperation::sum());
-    total
-}
 
 mpi_test!(fn update_from_every_rank_gives_an_exact_counter(world, 4) {
     const ITERS: usize = 25;

@@ -3,12 +3,12 @@
 
 mod common;
 
+use common::sync::*;
+
 use mpi::traits::*;
 use mpi_lock::{Access, LockError, RwLock};
-use shm_core::window::{LockedWindow, Op, Rma, Window};
+use shm_core::window::{LockedWindow, Op, Rma};
 use shm_core::Error;
-
-const ACCESSES: [Access; 2] = [Access::Auto, Access::Mpi];
 
 /// Words of the scratch window on rank 0.
 const READERS: usize = 0;
@@ -17,44 +17,27 @@ const MAX_READERS: usize = 2;
 const COUNTER: usize = 3;
 const DONE: usize = 4;
 
-fn scratch(world: &mpi::topology::SimpleCommunicator) -> LockedWindow<i64> {
-    Window::<i64>::allocate(world, 8)
-        .unwrap()
-        .into_locked(true)
-        .unwrap()
-}
-
-fn read_word(win: &LockedWindow<i64>, disp: usize) -> i64 {
-    win.fetch_and_op(0, disp, 0, Op::NoOp).unwrap()
-}
-
-fn add_word(win: &LockedWindow<i64>, disp: usize, delta: i64) -> i64 {
-    let old = win.fetch_and_op(0, disp, delta, Op::Sum).unwrap();
-    win.flush(0).unwrap();
-    old
-}
-
 /// Counts a reader in; checks that no writer is inside.
 fn reader_enters(win: &LockedWindow<i64>) {
-    let readers = add_word(win, READERS, 1) + 1;
+    let readers = add_word(win, 0, READERS, 1) + 1;
     win.fetch_and_op(0, MAX_READERS, readers, Op::Max).unwrap();
     assert_eq!(
-        read_word(win, WRITERS),
+        read_word(win, 0, WRITERS),
         0,
         "a reader got in while a writer writes"
     );
 }
 
 fn reader_leaves(win: &LockedWindow<i64>) {
-    add_word(win, READERS, -1);
+    add_word(win, 0, READERS, -1);
 }
 
 /// Counts a writer in; checks that it is alone; bumps the counter with a
 /// non-atomic read-modify-write (only correct if writers exclude).
 fn writer_works(win: &LockedWindow<i64>) {
-    assert_eq!(add_word(win, WRITERS, 1), 0, "two writers inside");
+    assert_eq!(add_word(win, 0, WRITERS, 1), 0, "two writers inside");
     assert_eq!(
-        read_word(win, READERS),
+        read_word(win, 0, READERS),
         0,
         "a writer got in while readers read"
     );
@@ -63,26 +46,26 @@ fn writer_works(win: &LockedWindow<i64>) {
     value[0] += 1;
     win.put(0, COUNTER, &value).unwrap();
     win.flush(0).unwrap();
-    assert_eq!(add_word(win, WRITERS, -1), 1);
+    assert_eq!(add_word(win, 0, WRITERS, -1), 1);
 }
 
 mpi_test!(fn readers_overlap(world, 4) {
     for access in ACCESSES {
         let lock = RwLock::options().access(access).create(world).unwrap();
-        let win = scratch(world);
+        let win = scratch(world, 8);
         world.barrier();
         let guard = lock.read().unwrap();
         reader_enters(&win);
         // Every rank is inside at once: with exclusive readers this barrier
         // would never complete.
         world.barrier();
-        assert_eq!(read_word(&win, READERS), world.size() as i64);
+        assert_eq!(read_word(&win, 0, READERS), world.size() as i64);
         world.barrier();
         reader_leaves(&win);
         guard.unlock().unwrap();
         world.barrier();
-        assert_eq!(read_word(&win, MAX_READERS), world.size() as i64);
-        assert_eq!(read_word(&win, READERS), 0);
+        assert_eq!(read_word(&win, 0, MAX_READERS), world.size() as i64);
+        assert_eq!(read_word(&win, 0, READERS), 0);
         drop(win);
         lock.close().unwrap();
     }
@@ -93,7 +76,7 @@ mpi_test!(fn writers_exclude_readers_and_writers(world, 4) {
     let rank = world.rank() as i64;
     for access in ACCESSES {
         let lock = RwLock::options().access(access).root(2).create(world).unwrap();
-        let win = scratch(world);
+        let win = scratch(world, 8);
         world.barrier();
         let mut writes = 0;
         let mut last_ticket = 0;
@@ -120,8 +103,8 @@ mpi_test!(fn writers_exclude_readers_and_writers(world, 4) {
         world.barrier();
         let mut total = 0i64;
         world.all_reduce_into(&writes, &mut total, mpi::collective::SystemOperation::sum());
-        assert_eq!(read_word(&win, COUNTER), total);
-        assert_eq!(read_word(&win, READERS) + read_word(&win, WRITERS), 0);
+        assert_eq!(read_word(&win, 0, COUNTER), total);
+        assert_eq!(read_word(&win, 0, READERS) + read_word(&win, 0, WRITERS), 0);
         drop(win);
         lock.close().unwrap();
     }
@@ -135,29 +118,29 @@ mpi_test!(fn a_waiting_writer_is_not_starved_by_readers(world, 4) {
     const MAX_ROUNDS: i64 = 400;
     for access in ACCESSES {
         let lock = RwLock::options().access(access).create(world).unwrap();
-        let win = scratch(world);
+        let win = scratch(world, 8);
         world.barrier();
         if world.rank() == 0 {
             // Let the readers get going first.
-            while read_word(&win, COUNTER) < 3 * (world.size() as i64 - 1) {
+            while read_word(&win, 0, COUNTER) < 3 * (world.size() as i64 - 1) {
                 std::thread::yield_now();
             }
             let guard = lock.write().unwrap();
-            assert_eq!(read_word(&win, READERS), 0);
-            add_word(&win, DONE, 1);
+            assert_eq!(read_word(&win, 0, READERS), 0);
+            add_word(&win, 0, DONE, 1);
             guard.unlock().unwrap();
         } else {
             let mut rounds = 0;
-            while read_word(&win, DONE) == 0 {
+            while read_word(&win, 0, DONE) == 0 {
                 assert!(rounds < MAX_ROUNDS, "the writer starved for {rounds} reader rounds");
                 let announced = lock.is_write_pending().unwrap();
                 let guard = lock.read().unwrap();
                 reader_enters(&win);
                 if announced {
                     // This read began after the writer announced itself.
-                    assert_eq!(read_word(&win, DONE), 1, "a read overtook a waiting writer");
+                    assert_eq!(read_word(&win, 0, DONE), 1, "a read overtook a waiting writer");
                 }
-                add_word(&win, COUNTER, 1);
+                add_word(&win, 0, COUNTER, 1);
                 std::thread::sleep(std::time::Duration::from_micros(200));
                 reader_leaves(&win);
                 drop(guard);

@@ -4,32 +4,18 @@
 
 mod common;
 
+use common::sync::*;
+
 use mpi::traits::*;
-use mpi_lock::{Access, LockError, Semaphore};
-use shm_core::window::{LockedWindow, Op, Rma, Window};
+use mpi_lock::{LockError, Semaphore};
+use shm_core::window::{Op, Rma};
 use shm_core::Error;
 use std::time::Duration;
 
-type World = mpi::topology::SimpleCommunicator;
 
-const ACCESSES: [Access; 2] = [Access::Auto, Access::Mpi];
 const NOT_HELD: LockError = LockError::NotHeld {
     what: "a semaphore permit",
 };
-
-/// A scratch window of `len` i64 words per rank, in a lock_all epoch.
-fn scratch(world: &World, len: usize) -> LockedWindow<i64> {
-    Window::<i64>::allocate(world, len)
-        .unwrap()
-        .into_locked(true)
-        .unwrap()
-}
-
-fn gather(world: &World, mine: i64) -> Vec<i64> {
-    let mut all = vec![0i64; world.size() as usize];
-    world.all_gather_into(&mine, &mut all[..]);
-    all
-}
 
 /// A little sleep that differs between ranks and calls (mpi4py's
 /// `random_sleep`, without a random generator).

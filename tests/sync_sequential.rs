@@ -4,28 +4,12 @@
 
 mod common;
 
+use common::sync::*;
+
 use mpi::traits::*;
 use mpi_lock::{Access, Counter, LockError, Sequential};
-use shm_core::window::{LockedWindow, Op, Rma, Window};
+use shm_core::window::{Op, Rma};
 use std::time::Duration;
-
-type World = mpi::topology::SimpleCommunicator;
-
-const ACCESSES: [Access; 2] = [Access::Auto, Access::Mpi];
-
-/// A scratch window of `len` i64 words per rank, in a lock_all epoch.
-fn scratch(world: &World, len: usize) -> LockedWindow<i64> {
-    Window::<i64>::allocate(world, len)
-        .unwrap()
-        .into_locked(true)
-        .unwrap()
-}
-
-fn gather(world: &World, mine: i64) -> Vec<i64> {
-    let mut all = vec![0i64; world.size() as usize];
-    world.all_gather_into(&mine, &mut all[..]);
-    all
-}
 
 mpi_test!(fn ranks_enter_in_rank_order_round_after_round(world, 4) {
     const ROUNDS: i64 = 6;

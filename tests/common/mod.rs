@@ -16,6 +16,7 @@
 pub mod arrays;
 pub mod leftovers;
 pub mod programs;
+pub mod sync;
 
 use std::io::Write;
 use std::process::{Command, Stdio};
