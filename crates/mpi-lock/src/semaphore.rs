@@ -2,7 +2,6 @@
 //! (mpi4py's `mpi4py.util.sync.Semaphore`), on RMA words: a word of
 //! permits in use, and the MCS queue of `queue.rs` for the ranks waiting.
 
-use crate::backing::Backing;
 use crate::error::LockError;
 use crate::queue::{Queue, WORDS};
 use crate::stats::Counters;
@@ -10,6 +9,12 @@ use crate::words::Access;
 use mpi::topology::Communicator;
 use shm_core::sync::AtomicWords;
 use std::cell::{Cell, RefCell};
+
+mod guard;
+mod options;
+
+pub use guard::SemaphoreGuard;
+pub use options::SemaphoreOptions;
 
 /// Word of the root's segment holding the number of permits in use (taken
 /// and not given back): 0 at first, so the zeroed window needs no
@@ -413,132 +418,6 @@ impl Drop for Semaphore {
         }
         if let Err(e) = self.shutdown() {
             eprintln!("mpi-lock: error while dropping a Semaphore (use Semaphore::close to handle it): {e}");
-        }
-    }
-}
-
-/// The options of a new [`Semaphore`], from [`Semaphore::options`]; every
-/// rank must pass the same ones.
-#[derive(Debug, Clone, Copy)]
-#[must_use = "options do nothing until `create` is called"]
-pub struct SemaphoreOptions {
-    count: u32,
-    bounded: bool,
-    root: i32,
-    access: Access,
-}
-
-impl SemaphoreOptions {
-    /// Refuse releases beyond the initial count (default `true`, as
-    /// mpi4py's `bounded=True` and `threading.BoundedSemaphore`); `false`
-    /// lets each release add a permit (`threading.Semaphore`).
-    pub fn bounded(mut self, bounded: bool) -> Self {
-        self.bounded = bounded;
-        self
-    }
-
-    /// The rank holding the permit word and the queue's tail (default 0).
-    pub fn root(mut self, root: i32) -> Self {
-        self.root = root;
-        self
-    }
-
-    /// How the words are reached (default [`Access::Auto`]).
-    pub fn access(mut self, access: Access) -> Self {
-        self.access = access;
-        self
-    }
-
-    /// Creates the semaphore over `comm` (collective over `comm`).
-    ///
-    /// # Errors
-    /// As [`Semaphore::new`], and a root that is not a rank of `comm`.
-    pub fn create<C: Communicator + ?Sized>(self, comm: &C) -> Result<Semaphore, LockError> {
-        // 32-bit words: the take and give-back are compare-and-swaps, which
-        // Open MPI 4.1 gets wrong on 64-bit words (see the crate docs).
-        let backing = Backing::<i32>::create(
-            comm,
-            WORDS + 1,
-            self.access,
-            self.root,
-            "the semaphore options",
-            &[i64::from(self.count), i64::from(self.bounded)],
-        )?;
-        // The same options everywhere now, so the same verdict; on an error
-        // every rank frees the words.
-        backing.comm().agree(check_count(self.count))?;
-        Ok(Semaphore::with_parts(
-            Some(Queue {
-                backing,
-                root: self.root,
-            }),
-            self.count,
-            self.bounded,
-        ))
-    }
-
-    /// A semaphore of this process alone, without MPI: [`Semaphore::local`]
-    /// with these options (the root and access do not matter).
-    ///
-    /// # Errors
-    /// [`shm_core::Error::Invalid`] when the count exceeds `i32::MAX`.
-    pub fn local(self) -> Result<Semaphore, LockError> {
-        check_count(self.count).map_err(|message| {
-            LockError::Core(shm_core::Error::Invalid {
-                rank: Some(0),
-                message,
-            })
-        })?;
-        Ok(Semaphore::with_parts(None, self.count, self.bounded))
-    }
-}
-
-fn check_count(count: u32) -> Result<(), String> {
-    if i32::try_from(count).is_err() {
-        Err(format!(
-            "a semaphore's count of {count} permits exceeds i32::MAX"
-        ))
-    } else {
-        Ok(())
-    }
-}
-
-/// A permit of a [`Semaphore`], given back when the guard is dropped (or by
-/// [`release`](SemaphoreGuard::release), which reports errors). To keep the
-/// permit taken past the guard (and give it back later, maybe on another
-/// rank, with [`Semaphore::release_permit`]), `std::mem::forget` the guard.
-#[must_use = "the permit is given back as soon as the guard is dropped"]
-pub struct SemaphoreGuard<'a> {
-    sem: Option<&'a Semaphore>,
-}
-
-impl std::fmt::Debug for SemaphoreGuard<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SemaphoreGuard")
-            .field("rank", &self.sem.map(Semaphore::rank))
-            .finish()
-    }
-}
-
-impl SemaphoreGuard<'_> {
-    /// Gives the permit back, reporting a failure (dropping the guard does
-    /// the same but can only print it). On a bounded semaphore that
-    /// somebody over-released with [`Semaphore::release_permit`], this is
-    /// [`LockError::NotHeld`].
-    pub fn release(mut self) -> Result<(), LockError> {
-        match self.sem.take() {
-            Some(sem) => sem.release_permit(),
-            None => Ok(()),
-        }
-    }
-}
-
-impl Drop for SemaphoreGuard<'_> {
-    fn drop(&mut self) {
-        if let Some(sem) = self.sem.take() {
-            if let Err(e) = sem.release_permit() {
-                eprintln!("mpi-lock: error while giving a semaphore permit back (use SemaphoreGuard::release to handle it): {e}");
-            }
         }
     }
 }
