@@ -34,7 +34,7 @@ fn every_suite_writes_rows() {
     );
     assert!(ok, "rma-bench failed:\n{output}");
     assert!(
-        output.contains("raw 1/9] put-flush ranks=2"),
+        output.contains("raw 1/10] put-flush ranks=2"),
         "no progress line:\n{output}"
     );
     let text = std::fs::read_to_string(&csv).unwrap();
@@ -50,6 +50,7 @@ fn every_suite_writes_rows() {
         ("raw", "put-flush", "raw-mpi"),
         ("raw", "cas-flush", "raw-mpi"),
         ("raw", "win-lock-unlock-contended", "raw-mpi"),
+        ("raw", "win-lock-shared-contended", "raw-mpi"),
         ("raw", "bcast", "raw-mpi"),
         ("raw", "memcpy", "memcpy"),
         ("shm-core", "set", "ours"),
@@ -60,7 +61,15 @@ fn every_suite_writes_rows() {
         ("mpi-lock", "lock-unlock-uncontended", "ours"),
         ("mpi-lock", "lock-unlock-contended", "ours"),
         ("mpi-lock", "try-lock", "ours"),
+        ("mpi-lock", "lock-unlock-contended", "ours-mpi-atomics"),
+        ("mpi-lock", "lock-unlock-contended", "ours-node-batched"),
         ("mpi-lock", "remote-ops-per-acquire", "ours"),
+        ("mpi-lock", "inter-node-handoffs-per-acquire", "ours-node-batched"),
+        ("mpi-lock", "counter-next", "ours"),
+        ("mpi-lock", "rwlock-read-contended", "ours"),
+        ("mpi-lock", "semaphore-acquire-release", "ours"),
+        ("mpi-lock", "condition-notify", "ours-mpi-atomics"),
+        ("mpi-lock", "sequential-round", "ours"),
         ("dsm-kv", "add", "ours"),
         ("dsm-kv", "read-int", "ours"),
         ("dsm-kv", "modify", "ours"),
@@ -74,10 +83,13 @@ fn every_suite_writes_rows() {
             "no row for {suite}/{op}/{imp}:\n{text}"
         );
     }
-    // Latency rows carry a median; the count row carries a count.
+    // Latency rows carry a median; the count rows carry a count (no
+    // hand-off crosses nodes on one node: 0).
     for r in &rows {
         if r[1] == "remote-ops-per-acquire" {
             assert!(r[9].parse::<f64>().unwrap() > 0.0, "{r:?}");
+        } else if r[1] == "inter-node-handoffs-per-acquire" {
+            assert_eq!(r[9].parse::<f64>().unwrap(), 0.0, "{r:?}");
         } else {
             assert!(r[5].parse::<f64>().unwrap() >= 0.0, "{r:?}");
         }
