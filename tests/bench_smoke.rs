@@ -64,7 +64,11 @@ fn every_suite_writes_rows() {
         ("mpi-lock", "lock-unlock-contended", "ours-mpi-atomics"),
         ("mpi-lock", "lock-unlock-contended", "ours-node-batched"),
         ("mpi-lock", "remote-ops-per-acquire", "ours"),
-        ("mpi-lock", "inter-node-handoffs-per-acquire", "ours-node-batched"),
+        (
+            "mpi-lock",
+            "inter-node-handoffs-per-acquire",
+            "ours-node-batched",
+        ),
         ("mpi-lock", "counter-next", "ours"),
         ("mpi-lock", "rwlock-read-contended", "ours"),
         ("mpi-lock", "semaphore-acquire-release", "ours"),
