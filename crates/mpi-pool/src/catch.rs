@@ -85,3 +85,19 @@ pub(crate) fn run_catching<T>(task: impl FnOnce() -> T) -> Result<T, String> {
             .unwrap_or_else(|| "panicked (no message recorded)".into())
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_inside_a_task_is_caught_with_its_message() {
+        let hook = TaskPanicHook::install();
+        let caught = run_catching(|| -> u32 { panic!("boom {}", 42) });
+        let message = caught.unwrap_err();
+        assert!(message.starts_with("boom 42 at "), "{message}");
+        assert!(message.contains("catch.rs"), "{message}");
+        assert_eq!(run_catching(|| 7), Ok(7));
+        drop(hook);
+    }
+}

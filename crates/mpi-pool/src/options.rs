@@ -77,3 +77,37 @@ impl PoolOptions {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn check_names_each_mistake() {
+        let ok = PoolOptions::default();
+        assert!(ok.check(2).is_ok());
+        assert!(ok.check(1).unwrap_err().contains("at least one worker"));
+        assert!(ok.driver(3).check(3).unwrap_err().contains("driver rank 3"));
+        assert!(ok
+            .driver(-1)
+            .check(3)
+            .unwrap_err()
+            .contains("driver rank -1"));
+        assert!(ok
+            .chunk_size(0)
+            .check(3)
+            .unwrap_err()
+            .contains("chunk size"));
+        assert!(ok
+            .cores_per_task(0)
+            .check(3)
+            .unwrap_err()
+            .contains("cores_per_task = 0"));
+        assert!(ok
+            .cores_per_task(2)
+            .check(4)
+            .unwrap_err()
+            .contains("3 worker ranks"));
+        assert!(ok.cores_per_task(2).check(5).is_ok());
+    }
+}

@@ -159,3 +159,36 @@ impl<A, R> std::fmt::Debug for Task<A, R> {
         f.debug_tuple("Task").field(&self.name).finish()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fingerprints_follow_the_names_and_duplicates_are_found() {
+        let mut a = Registry::new();
+        a.register("x", |v: i32| Ok::<_, String>(v));
+        a.register("y", |v: i32| Ok::<_, String>(v));
+        let mut b = Registry::new();
+        b.register("y", |v: u8| Ok::<_, String>(v));
+        b.register("x", |v: i32| Ok::<_, String>(v));
+        assert_eq!(a.fingerprint(), b.fingerprint());
+        b.register("z", |v: i32| Ok::<_, String>(v));
+        assert_ne!(a.fingerprint(), b.fingerprint());
+        assert!(a.check().is_ok());
+        a.register("x", |v: i32| Ok::<_, String>(v + 1));
+        assert!(a
+            .check()
+            .unwrap_err()
+            .contains("\"x\" was registered twice"));
+    }
+
+    #[test]
+    fn names_are_listed_in_order() {
+        let mut r = Registry::new();
+        r.register("half", |v: u32| Ok::<_, String>(v / 2));
+        r.register("double", |v: u32| Ok::<_, String>(v * 2));
+        assert!(r.contains("half") && !r.contains("third"));
+        assert_eq!(r.names().collect::<Vec<_>>(), vec!["double", "half"]);
+    }
+}

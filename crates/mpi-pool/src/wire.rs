@@ -76,3 +76,29 @@ pub(crate) fn decode<T: DeserializeOwned>(
         message: e.to_string(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn orders_and_requests_round_trip() {
+        let order = Order::Run(vec![Job {
+            id: 9,
+            function: "f".into(),
+            arg: encode(&(1u8, "two"), "test").unwrap(),
+        }]);
+        let Order::Run(jobs) = decode::<Order>(&encode(&order, "test").unwrap(), "test").unwrap()
+        else {
+            panic!("not a run order");
+        };
+        assert_eq!((jobs[0].id, jobs[0].function.as_str()), (9, "f"));
+        let arg: (u8, String) = decode(&jobs[0].arg, "test").unwrap();
+        assert_eq!(arg, (1, "two".to_string()));
+        let err = decode::<u64>(&[], "decode a result").unwrap_err();
+        assert!(
+            err.to_string().starts_with("cannot decode a result"),
+            "{err}"
+        );
+    }
+}

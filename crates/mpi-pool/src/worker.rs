@@ -1,5 +1,5 @@
-//! The worker side: the loop a worker rank runs inside [`Pool::run`]
-//! (crate::Pool::run) until the driver closes the pool.
+//! The worker side: the loop a worker rank runs inside
+//! [`Pool::run`](crate::Pool::run) until the driver closes the pool.
 //!
 //! Workers are grouped `cores_per_task` at a time. A group's rank 0, its
 //! *leader*, talks to the driver: it asks for work ([`Ready`], carrying the
