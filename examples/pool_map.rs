@@ -4,6 +4,8 @@
 //! ```text
 //! mpirun -np 3 target/debug/examples/pool_map
 //! [1, 4, 9, 16]
+//! target/debug/examples/pool_map          # spawns 2 workers (Open MPI)
+//! [1, 4, 9, 16]
 //! ```
 //!
 //! Rank 0 is the driver; the other ranks are workers that take the items
@@ -20,9 +22,13 @@ use mpi_pool::{Pool, PoolOptions, Registry};
 #[derive(clap::Parser)]
 #[command(
     name = "pool_map",
-    override_usage = "mpirun -np <ranks, at least 2> pool_map [--cores-per-task <k>]"
+    override_usage = "mpirun -np <ranks, at least 2> pool_map [--cores-per-task <k>]\n       pool_map [--workers <n>] [--cores-per-task <k>]"
 )]
 struct Args {
+    /// How many workers to spawn when started without mpirun (as a single
+    /// process); under mpirun every rank but 0 is a worker.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(i32).range(1..))]
+    workers: i32,
     /// How many worker ranks run each task together (must divide the
     /// number of ranks minus one).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
@@ -45,7 +51,7 @@ fn main() -> anyhow::Result<()> {
     });
 
     let options = PoolOptions::default().cores_per_task(args.cores_per_task as usize);
-    let pool = Pool::new(&world, registry, options)?;
+    let pool = Pool::new_or_spawn(&world, args.workers, registry, options)?;
     let k = args.cores_per_task;
     // Collective: the driver runs the closure, the workers serve tasks.
     pool.run(|driver| {

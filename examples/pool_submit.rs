@@ -7,6 +7,8 @@
 //! [1, 4, 9, 16]
 //! ```
 //!
+//! Started without `mpirun`, it spawns `--workers` workers (2) of itself.
+//!
 //! The driver hands work out whenever it calls into the pool, so the first
 //! line holds: right after `submit`, no result has come back yet (each
 //! task sleeps 50 ms). `wait_all` then waits for the four, and
@@ -20,13 +22,18 @@ use std::time::Duration;
 #[derive(clap::Parser)]
 #[command(
     name = "pool_submit",
-    override_usage = "mpirun -np <ranks, at least 2> pool_submit"
+    override_usage = "mpirun -np <ranks, at least 2> pool_submit\n       pool_submit [--workers <n>]"
 )]
-struct Args;
+struct Args {
+    /// How many workers to spawn when started without mpirun (as a single
+    /// process); under mpirun every rank but 0 is a worker.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(i32).range(1..))]
+    workers: i32,
+}
 
 fn main() -> anyhow::Result<()> {
     // Before MPI_Init: a bad command line fails at once, launcher or not.
-    let Args = mpi_cli::parse();
+    let args: Args = mpi_cli::parse();
     let universe =
         mpi::initialize().ok_or_else(|| anyhow::anyhow!("MPI was already initialised"))?;
     let world = universe.world();
@@ -37,7 +44,7 @@ fn main() -> anyhow::Result<()> {
         Ok::<_, String>(i * i)
     });
 
-    let pool = Pool::new(&world, registry, PoolOptions::default())?;
+    let pool = Pool::new_or_spawn(&world, args.workers, registry, PoolOptions::default())?;
     pool.run(|driver| {
         let futures = [1, 2, 3, 4]
             .into_iter()

@@ -246,3 +246,96 @@ mpi_test!(fn bad_input_is_an_error_on_every_rank(world, 4) {
     // The world is still usable: nobody was left waiting.
     world.barrier();
 });
+
+/// pympipool's experience: the examples started as plain programs (no
+/// `mpirun`) spawn their workers. Open MPI can (its singleton starts its
+/// runtime); MPICH 4.0 cannot here, and the program must say so and fail.
+#[test]
+fn examples_started_without_mpirun_spawn_their_workers() {
+    if common::is_child() {
+        return;
+    }
+    let spawns = shm_core::built_against().0 == "Open MPI";
+    for (name, args, expected) in [
+        ("pool_map", &[][..], "[1, 4, 9, 16]\n"),
+        (
+            "pool_map",
+            &["--workers", "4", "--cores-per-task", "2"][..],
+            "[(1, 2, 0), (2, 2, 0), (3, 2, 0), (4, 2, 0)]\n",
+        ),
+        (
+            "pool_submit",
+            &[][..],
+            "[false, false, false, false]\n[1, 4, 9, 16]\n",
+        ),
+    ] {
+        let path = common::programs::example(name);
+        let mut cmd = std::process::Command::new(&path);
+        cmd.args(args).env("RUST_BACKTRACE", "0");
+        // Not a rank of the test harness's job, nor of any launcher's.
+        for var in mpi_cli::LAUNCHER_RANK_VARS
+            .iter()
+            .chain(&[common::CHILD_VAR])
+        {
+            cmd.env_remove(var);
+        }
+        cmd.env("OMPI_ALLOW_RUN_AS_ROOT", "1")
+            .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1");
+        let (status, stdout, output) = run_bounded(&mut cmd, Duration::from_secs(120));
+        if spawns {
+            assert_eq!(status, Some(true), "{name} {args:?} failed:\n{output}");
+            assert_eq!(stdout, expected, "{name} {args:?} printed:\n{output}");
+        } else {
+            assert_eq!(
+                status,
+                Some(false),
+                "{name} {args:?} should fail:\n{output}"
+            );
+            assert!(
+                output.contains("cannot spawn the workers") && output.contains("MPI_Comm_spawn"),
+                "{name} {args:?}:\n{output}"
+            );
+        }
+    }
+}
+
+/// Runs `cmd` in a process group of its own, killing the group after
+/// `limit`; returns (success, or `None` when killed; its stdout; stdout and
+/// stderr).
+fn run_bounded(cmd: &mut std::process::Command, limit: Duration) -> (Option<bool>, String, String) {
+    use std::os::unix::process::CommandExt;
+    let dir = std::env::temp_dir();
+    let token = common::unique_token();
+    let (out_path, err_path) = (
+        dir.join(format!("pool-{token}.out")),
+        dir.join(format!("pool-{token}.err")),
+    );
+    cmd.process_group(0)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::fs::File::create(&out_path).unwrap())
+        .stderr(std::fs::File::create(&err_path).unwrap());
+    let mut child = cmd.spawn().expect("start the example");
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status.success());
+        }
+        if started.elapsed() > limit {
+            // The whole group: the program and the workers it spawned.
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", "--", &format!("-{}", child.id())])
+                .status();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let stdout = std::fs::read_to_string(&out_path).unwrap_or_default();
+    let stderr = std::fs::read_to_string(&err_path).unwrap_or_default();
+    let _ = (
+        std::fs::remove_file(&out_path),
+        std::fs::remove_file(&err_path),
+    );
+    let both = format!("{stdout}{stderr}");
+    (status, stdout, both)
+}

@@ -56,6 +56,13 @@ pub enum PoolError {
         message: String,
     },
 
+    /// [`Pool::spawn`](crate::Pool::spawn) could not start the workers.
+    #[error("cannot spawn the workers: {message}")]
+    Spawn {
+        /// What failed.
+        message: String,
+    },
+
     /// Seen by a worker rank: the driver's code (the closure given to
     /// [`Pool::run`](crate::Pool::run)) or another worker ended with this
     /// error, so every rank returns an error.

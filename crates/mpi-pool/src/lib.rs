@@ -18,6 +18,10 @@
 //!   creation (`MPI_Comm_split`); a group runs each task together, and a
 //!   function registered with [`Registry::register_with_comm`] receives the
 //!   group's communicator.
+//! - [`Pool::spawn`] starts the workers from a program started without
+//!   `mpirun` (`MPI_Comm_spawn` of the same executable), as pympipool
+//!   does; [`Pool::new_or_spawn`] picks `new` or `spawn` by how the program
+//!   was started.
 //! - A task that panics or returns an error is a [`PoolError::Task`] naming
 //!   the task and the worker rank; the pool stays usable.
 //! - Bad input (options, registries that differ between the ranks, a
@@ -60,6 +64,7 @@ mod options;
 mod pool;
 mod registry;
 mod scheduler;
+mod spawn;
 mod wire;
 mod worker;
 
