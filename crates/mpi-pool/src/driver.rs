@@ -17,6 +17,7 @@ pub struct Driver {
     scheduler: Rc<RefCell<Scheduler>>,
     registry: Rc<Registry>,
     groups: usize,
+    progress: bool,
 }
 
 impl std::fmt::Debug for Driver {
@@ -28,11 +29,17 @@ impl std::fmt::Debug for Driver {
 }
 
 impl Driver {
-    pub(crate) fn new(scheduler: Scheduler, registry: Registry, groups: usize) -> Self {
+    pub(crate) fn new(
+        scheduler: Scheduler,
+        registry: Registry,
+        groups: usize,
+        progress: bool,
+    ) -> Self {
         Driver {
             scheduler: Rc::new(RefCell::new(scheduler)),
             registry: Rc::new(registry),
             groups,
+            progress,
         }
     }
 
@@ -62,6 +69,9 @@ impl Driver {
     /// order; the first failed task (lowest index) is the error,
     /// [`PoolError::Task`] naming the item's index and the worker.
     ///
+    /// On a terminal, a progress bar shows on stderr while it runs
+    /// ([`PoolOptions::progress`](crate::PoolOptions::progress)).
+    ///
     /// Workers take the items a chunk at a time
     /// ([`PoolOptions::chunk_size`](crate::PoolOptions::chunk_size)), each
     /// when it has finished its last, so fast workers take more.
@@ -90,7 +100,13 @@ impl Driver {
             .enumerate()
             .map(|(i, item)| self.submit_labelled(task, &item, Some(i as u64)))
             .collect::<Result<Vec<_>>>()?;
-        crate::wait_all(&futures)?;
+        // In input order: the bar may lag behind tasks done out of order.
+        let bar = crate::progress::bar(futures.len(), self.progress);
+        for future in &futures {
+            future.wait()?;
+            bar.inc(1);
+        }
+        bar.finish_and_clear();
         Ok(futures.into_iter().map(Future::result).collect())
     }
 

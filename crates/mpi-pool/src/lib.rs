@@ -10,7 +10,8 @@
 //!   same way.
 //! - [`Driver::map`] returns the results in the items' order; workers take
 //!   the items a chunk at a time when they are free (dynamic scheduling: a
-//!   slow task holds back only its own worker).
+//!   slow task holds back only its own worker), with a progress bar when
+//!   stderr is a terminal.
 //! - [`Driver::submit`] returns a [`Future`] (`done`, `wait`, `result`,
 //!   [`wait_all`], [`wait_any`]); the driver may submit while earlier
 //!   tasks run.
@@ -62,6 +63,7 @@ mod error;
 mod future;
 mod options;
 mod pool;
+mod progress;
 mod registry;
 mod scheduler;
 mod spawn;

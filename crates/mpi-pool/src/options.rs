@@ -20,6 +20,10 @@ pub struct PoolOptions {
     /// their own (at least 1; it must divide the number of workers).
     /// Default 1.
     pub cores_per_task: usize,
+    /// Whether [`Driver::map`](crate::Driver::map) draws a progress bar on
+    /// stderr; it is drawn only when stderr is a terminal, so logs stay
+    /// clean either way. Used on the driver only. Default `true`.
+    pub progress: bool,
 }
 
 impl Default for PoolOptions {
@@ -28,6 +32,7 @@ impl Default for PoolOptions {
             driver: 0,
             chunk_size: 1,
             cores_per_task: 1,
+            progress: true,
         }
     }
 }
@@ -48,6 +53,12 @@ impl PoolOptions {
     /// Sets [`cores_per_task`](Self::cores_per_task).
     pub fn cores_per_task(mut self, ranks: usize) -> Self {
         self.cores_per_task = ranks;
+        self
+    }
+
+    /// Sets [`progress`](Self::progress).
+    pub fn progress(mut self, show: bool) -> Self {
+        self.progress = show;
         self
     }
 

@@ -132,7 +132,7 @@ impl Pool {
             None => {
                 let groups = leaders.len();
                 let scheduler = Scheduler::new(comm, leaders, options.chunk_size);
-                let driver = Driver::new(scheduler, registry, groups);
+                let driver = Driver::new(scheduler, registry, groups, options.progress);
                 let value = driver_code(&driver);
                 let closed = driver.close();
                 let value = value.and_then(|v| closed.map(|()| v));
