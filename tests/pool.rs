@@ -115,11 +115,37 @@ mpi_test!(fn cores_per_task_2_gives_each_task_a_2_rank_communicator(world, 5) {
         comm.all_gather_into(&world_rank(), &mut ranks[..]);
         Ok::<_, String>((i, comm.size(), comm.rank(), sum, ranks))
     });
+    // Fails on the group's second rank only (before any collective): the
+    // error names that rank, not the leader.
+    let second_fails = registry.register_with_comm("second_fails", |i: i32, comm: &SimpleCommunicator| {
+        if comm.rank() == 1 {
+            if i == 2 {
+                panic!("the second rank breaks on {i}");
+            }
+            return Err(format!("the second rank refuses {i}"));
+        }
+        Ok(i)
+    });
     let options = PoolOptions::default().cores_per_task(2);
     let pool = Pool::new(world, registry, options).unwrap();
     let out = pool
         .run(|driver| {
             assert_eq!(driver.groups(), 2);
+            for (i, outcome) in driver.map_each(&second_fails, [1, 2])?.into_iter().enumerate() {
+                match outcome {
+                    Err(PoolError::Task { task, kind, rank, message, .. }) => {
+                        assert_eq!(task, i as u64);
+                        assert!(rank == 2 || rank == 4, "rank {rank} is no group's second");
+                        if i == 1 {
+                            assert_eq!(kind, FailureKind::Panicked);
+                            assert!(message.starts_with("the second rank breaks on 2"), "{message}");
+                        } else {
+                            assert_eq!((kind, message.as_str()), (FailureKind::Returned, "the second rank refuses 1"));
+                        }
+                    }
+                    other => panic!("task {i}: {other:?}"),
+                }
+            }
             driver.map(&calc, 1..=8)
         })
         .unwrap();
