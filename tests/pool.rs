@@ -365,3 +365,44 @@ fn run_bounded(cmd: &mut std::process::Command, limit: Duration) -> (Option<bool
     let both = format!("{stdout}{stderr}");
     (status, stdout, both)
 }
+
+/// A wait of the pool past `RMA_WAIT_DEADLINE` (1 s here; a task takes 3 s)
+/// is an error, the workers are still stopped, and every rank returns with
+/// an error: none is left waiting.
+#[test]
+fn a_wait_past_the_deadline_is_an_error_and_no_rank_hangs() {
+    const NAME: &str = "a_wait_past_the_deadline_is_an_error_and_no_rank_hangs";
+    if common::is_child() {
+        common::run_child(|world| {
+            let mut registry = Registry::new();
+            let slow = registry.register("slow", |i: u32| {
+                std::thread::sleep(Duration::from_secs(3));
+                Ok::<_, String>(i)
+            });
+            let pool = Pool::new(world, registry, PoolOptions::default()).unwrap();
+            // The driver's wait for the slow task and the idle workers'
+            // waits for an order both pass the deadline; the busy worker
+            // finishes, is stopped, and hears of the driver's error.
+            match pool.run(|driver| driver.map(&slow, [1])) {
+                Err(PoolError::Core(shm_core::Error::Deadline { .. })) => {}
+                Err(PoolError::Elsewhere { message, .. }) if world.rank() != 0 => {
+                    assert!(
+                        message.contains("deadline") || message.contains("RMA_WAIT_DEADLINE"),
+                        "{message}"
+                    )
+                }
+                other => panic!("rank {}: {other:?}", world.rank()),
+            }
+            world.barrier();
+        });
+        return;
+    }
+    let exe = std::env::current_exe().unwrap();
+    let (ok, output) = common::mpirun(
+        4,
+        exe.to_str().unwrap(),
+        &["--exact", NAME, "--nocapture", "--test-threads=1"],
+        &[(common::CHILD_VAR, "1"), ("RMA_WAIT_DEADLINE", "1")],
+    );
+    assert!(ok, "the job failed:\n{output}");
+}

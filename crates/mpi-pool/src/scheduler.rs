@@ -98,10 +98,10 @@ impl Scheduler {
 
     /// `true` once the outcome of task `id` is here (or will never come).
     pub(crate) fn is_done(&mut self, id: u64) -> bool {
-        if self.serve_arrived().is_err() {
-            return true;
-        }
-        self.outcomes.contains_key(&id) || !self.labels.contains_key(&id)
+        // An error here breaks the pool (recorded), which makes every
+        // future "done": its `result` returns the error.
+        let _ = self.serve_arrived();
+        self.has_outcome(id)
     }
 
     /// Serves requests until `done` holds (through the toolkit's polling
@@ -162,9 +162,7 @@ impl Scheduler {
         if self.closed {
             return Ok(());
         }
-        if let Some(e) = &self.broken {
-            return Err(e.clone());
-        }
+        // A broken pool fails the wait at once, and still stops the workers.
         let leaders = self.leaders.len();
         let drained = self
             .wait_until(|s| s.pending.is_empty() && s.busy.is_empty() && s.idle.len() == leaders);
@@ -194,9 +192,16 @@ impl Scheduler {
     /// Receives every request that has arrived, storing outcomes and
     /// answering each with the next chunk (or parking the leader as idle).
     fn serve_arrived(&mut self) -> Result<()> {
+        if let Some(e) = &self.broken {
+            return Err(e.clone());
+        }
+        self.serve_arrived_unchecked()
+            .inspect_err(|e| self.break_with(e))
+    }
+
+    fn serve_arrived_unchecked(&mut self) -> Result<()> {
         while let Some((leader, bytes)) = self.receive_request() {
-            let Ready(outcomes) =
-                wire::decode(&bytes, "decode a request").inspect_err(|e| self.break_with(e))?;
+            let Ready(outcomes) = wire::decode(&bytes, "decode a request")?;
             self.busy.remove(&leader);
             *self.tasks_run.entry(leader).or_default() += outcomes.len() as u64;
             for outcome in outcomes {
