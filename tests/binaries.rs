@@ -116,6 +116,32 @@ fn programs() -> Vec<Program> {
             bad: no_arguments(),
         });
     }
+    let pool_bad = |extra: Vec<(Vec<&'static str>, &'static str)>| {
+        let mut bad = vec![
+            (vec!["4"], "unexpected argument '4' found"),
+            (vec!["--bogus"], "unexpected argument '--bogus' found"),
+            (vec!["--workers", "0"], "0 is not in 1.."),
+            (
+                vec!["--workers"],
+                "a value is required for '--workers <WORKERS>'",
+            ),
+        ];
+        bad.extend(extra);
+        bad
+    };
+    all.push(Program {
+        name: "pool_map",
+        path: common::programs::example("pool_map"),
+        bad: pool_bad(vec![(vec!["--cores-per-task", "0"], "0 is not in 1..")]),
+    });
+    all.push(Program {
+        name: "pool_submit",
+        path: common::programs::example("pool_submit"),
+        bad: pool_bad(vec![(
+            vec!["--cores-per-task", "2"],
+            "unexpected argument '--cores-per-task' found",
+        )]),
+    });
     all
 }
 
