@@ -274,14 +274,16 @@ mpi_test!(fn bad_input_is_an_error_on_every_rank(world, 4) {
 });
 
 /// pympipool's experience: the examples started as plain programs (no
-/// `mpirun`) spawn their workers. Open MPI can (its singleton starts its
-/// runtime); MPICH 4.0 cannot here, and the program must say so and fail.
+/// `mpirun`) spawn their workers. Debian's Open MPI 4.1 can (its singleton
+/// starts its runtime) and must; MPICH 4.0 cannot here. Every MPI either
+/// spawns and prints what the example prints under mpirun, or fails with a
+/// message that says it cannot spawn: never a hang or a bare abort.
 #[test]
 fn examples_started_without_mpirun_spawn_their_workers() {
     if common::is_child() {
         return;
     }
-    let spawns = shm_core::built_against().0 == "Open MPI";
+    let must_spawn = common::leftovers::current_mpi() == "openmpi";
     for (name, args, expected) in [
         ("pool_map", &[][..], "[1, 4, 9, 16]\n"),
         (
@@ -307,16 +309,12 @@ fn examples_started_without_mpirun_spawn_their_workers() {
         }
         cmd.env("OMPI_ALLOW_RUN_AS_ROOT", "1")
             .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1");
-        let (status, stdout, output) = run_bounded(&mut cmd, Duration::from_secs(120));
-        if spawns {
-            assert_eq!(status, Some(true), "{name} {args:?} failed:\n{output}");
+        let (status, stdout, output) = run_bounded(&mut cmd, Duration::from_secs(60));
+        if status == Some(true) {
             assert_eq!(stdout, expected, "{name} {args:?} printed:\n{output}");
         } else {
-            assert_eq!(
-                status,
-                Some(false),
-                "{name} {args:?} should fail:\n{output}"
-            );
+            assert!(!must_spawn, "{name} {args:?} failed:\n{output}");
+            assert_eq!(status, Some(false), "{name} {args:?} hung:\n{output}");
             assert!(
                 output.contains("cannot spawn the workers") && output.contains("MPI_Comm_spawn"),
                 "{name} {args:?}:\n{output}"
