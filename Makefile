@@ -72,6 +72,10 @@ demo: deps build
 	@if [ -f crates/dsm-demo/src/main.rs ]; then \
 	  echo "=== dsm-kv demo, 5 ranks ==="; \
 	  $(LAUNCH_OPENMPI) 5 target/openmpi/release/dsm-demo --size 20 --verbose; fi
+	@echo "=== WorkQueue: tasks of uneven cost to whichever rank asks next, 4 ranks ==="
+	$(LAUNCH_OPENMPI) 4 target/openmpi/release/examples/work_queue
+	@echo "=== Pool::map (pympipool's README example), a driver and 2 workers ==="
+	$(LAUNCH_OPENMPI) 3 target/openmpi/release/examples/pool_map
 
 clean:
 	for m in $(MPIS); do cargo clean --target-dir target/$$m; done

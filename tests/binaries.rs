@@ -135,6 +135,16 @@ fn programs() -> Vec<Program> {
         bad: pool_bad(vec![(vec!["--cores-per-task", "0"], "0 is not in 1..")]),
     });
     all.push(Program {
+        name: "work_queue",
+        path: common::programs::example("work_queue"),
+        bad: vec![
+            (vec!["4"], "unexpected argument '4' found"),
+            (vec!["--bogus"], "unexpected argument '--bogus' found"),
+            (vec!["--chunk", "0"], "0 is not in 1.."),
+            (vec!["--tasks", "-1"], "unexpected argument '-1' found"),
+        ],
+    });
+    all.push(Program {
         name: "pool_submit",
         path: common::programs::example("pool_submit"),
         bad: pool_bad(vec![(
