@@ -12,7 +12,6 @@ use shm_core::window::{Op, Rma};
 use shm_core::Error;
 use std::time::Duration;
 
-
 const NOT_HELD: LockError = LockError::NotHeld {
     what: "a semaphore permit",
 };
