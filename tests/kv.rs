@@ -141,6 +141,20 @@ mpi_test!(fn large_list_over_four_hosts(world, 5) {
         assert_eq!(mem.free_slots().unwrap(), 4 * per_host - kept);
         mem.free(var).unwrap();
         assert_eq!(mem.free_slots().unwrap(), 4 * per_host);
+        // map, filter and reduce work chunk by chunk (2^15 elements): a
+        // filter that keeps a prefix longer than a chunk, then every third
+        // element across chunk and extent boundaries, then keeps everything.
+        let var = mem.add((0..n as i64).collect::<Vec<i64>>()).unwrap();
+        let keep = |x: i64| x < 40_000 || x % 3 == 0 || (100_000..170_000).contains(&x);
+        let expected: Vec<i64> = (0..n as i64).filter(|&x| keep(x)).collect();
+        assert_eq!(mem.filter(&var, keep).unwrap(), expected.len());
+        assert_eq!(list(&mem, &var), expected);
+        assert_eq!(mem.filter(&var, |_| true).unwrap(), expected.len());
+        assert_eq!(list(&mem, &var), expected);
+        assert_eq!(mem.reduce(&var, |a, x| a + x, 0).unwrap(), expected.iter().sum::<i64>());
+        assert_eq!(mem.free_slots().unwrap(), 4 * per_host - expected.len());
+        mem.free(var).unwrap();
+        assert_eq!(mem.free_slots().unwrap(), 4 * per_host);
     }
     mem.quit().unwrap();
 });
@@ -497,7 +511,7 @@ mpi_test!(fn int_reads_racing_free_and_reuse_never_see_another_variable(world, 4
     let config = Config { vars_per_slave: Some(6), ..Config::new(8) };
     let mem = init_memory_with(world, config).unwrap();
     let rank = world.rank();
-    let mut rng = Rng(0x9e37_79b9 ^ (rank as u64 + 1) * 0x1234_5678_9abc);
+    let mut rng = Rng(0x9e37_79b9 ^ ((rank as u64 + 1) * 0x1234_5678_9abc));
     let mut seq = 0;
     let mut add = |mem: &DistributedMemory| {
         let value = identity(rank, seq);
