@@ -5,6 +5,7 @@ mod common;
 use dsm_kv::{init_memory, init_memory_with, Config, DistributedMemory, Error, Value, Var};
 use mpi::topology::SimpleCommunicator;
 use mpi::traits::*;
+use std::collections::VecDeque;
 
 /// Rank 0's handle, on every rank.
 fn share(world: &SimpleCommunicator, var: Option<Var>) -> Var {
@@ -138,6 +139,20 @@ mpi_test!(fn large_list_over_four_hosts(world, 5) {
         assert_eq!(kept, expected.len());
         assert_eq!(list(&mem, &var), expected);
         assert_eq!(mem.free_slots().unwrap(), 4 * per_host - kept);
+        mem.free(var).unwrap();
+        assert_eq!(mem.free_slots().unwrap(), 4 * per_host);
+        // map, filter and reduce work chunk by chunk (2^15 elements): a
+        // filter that keeps a prefix longer than a chunk, then every third
+        // element across chunk and extent boundaries, then keeps everything.
+        let var = mem.add((0..n as i64).collect::<Vec<i64>>()).unwrap();
+        let keep = |x: i64| x < 40_000 || x % 3 == 0 || (100_000..170_000).contains(&x);
+        let expected: Vec<i64> = (0..n as i64).filter(|&x| keep(x)).collect();
+        assert_eq!(mem.filter(&var, keep).unwrap(), expected.len());
+        assert_eq!(list(&mem, &var), expected);
+        assert_eq!(mem.filter(&var, |_| true).unwrap(), expected.len());
+        assert_eq!(list(&mem, &var), expected);
+        assert_eq!(mem.reduce(&var, |a, x| a + x, 0).unwrap(), expected.iter().sum::<i64>());
+        assert_eq!(mem.free_slots().unwrap(), 4 * per_host - expected.len());
         mem.free(var).unwrap();
         assert_eq!(mem.free_slots().unwrap(), 4 * per_host);
     }
@@ -330,25 +345,42 @@ mpi_test!(fn spmd_concurrent_modify_and_allocation(world, 5) {
 });
 
 mpi_test!(fn free_racing_with_modify_never_corrupts_the_next_variable(world, 4) {
+    // Ranks 1..4 modify and read the variable while rank 0 frees it and at
+    // once reuses its slots for a new variable of negative values: a free
+    // that did not wait for their pins lets a stale write land in the new
+    // variable, or a stale read return its values.
     let rank = world.rank();
     let mem = init_memory(world, 12).unwrap();
-    for round in 0..6 {
+    for round in 0..20 {
         let var = share(world, mem.is_master().then(|| mem.add(vec![0; 30]).unwrap()));
         world.barrier();
         if mem.is_master() {
-            std::thread::sleep(std::time::Duration::from_millis(5 + 3 * round));
+            // Free only once every other rank is writing in its loop (its
+            // element is no longer 0), and after a few more of their writes.
+            let writing = |values: &[i64]| (1..world.size() as usize).all(|r| values[r * 7] > 0);
+            while !writing(&list(&mem, &var)) {}
+            for _ in 0..round % 4 {
+                list(&mem, &var);
+            }
             mem.free(var).unwrap();
             // The freed slots are reused at once.
-            let next = mem.add(vec![7; 30]).unwrap();
-            std::thread::sleep(std::time::Duration::from_millis(5));
+            let next = mem.add(vec![-7; 30]).unwrap();
             world.barrier();
-            assert_eq!(list(&mem, &next), [7; 30], "a stale modify wrote into a new variable");
+            assert_eq!(list(&mem, &next), [-7; 30], "a stale modify wrote into a new variable");
             mem.free(next).unwrap();
         } else {
             let mut writes = 0;
             let index = rank as usize * 7;
             while mem.modify(&var, 1 + writes, index).unwrap() {
                 writes += 1;
+                match mem.read(&var) {
+                    Ok(Value::List(values)) => assert!(
+                        values.len() == 30 && values.iter().all(|&x| x >= 0),
+                        "a read of a freed variable returned the next one's values: {values:?}"
+                    ),
+                    Err(Error::Freed(v)) if v == var => {}
+                    other => panic!("{other:?}"),
+                }
             }
             assert_eq!(mem.read(&var), Err(Error::Freed(var)));
             world.barrier();
@@ -466,3 +498,70 @@ fn demo_prints_the_four_lines() {
         "only rank 0 prints: {out}"
     );
 }
+
+/// A unique identity for the `seq`-th integer `rank` creates: what that
+/// integer holds, so that a read returning another variable's value is seen.
+fn identity(rank: i32, seq: i64) -> i64 {
+    (i64::from(rank) << 40) | (seq + 1)
+}
+
+mpi_test!(fn int_reads_racing_free_and_reuse_never_see_another_variable(world, 4) {
+    // Few descriptors, so that a freed integer's descriptor is reused at
+    // once by the next integer any rank adds.
+    let config = Config { vars_per_slave: Some(6), ..Config::new(8) };
+    let mem = init_memory_with(world, config).unwrap();
+    let rank = world.rank();
+    let mut rng = Rng(0x9e37_79b9 ^ ((rank as u64 + 1) * 0x1234_5678_9abc));
+    let mut seq = 0;
+    let mut add = |mem: &DistributedMemory| {
+        let value = identity(rank, seq);
+        seq += 1;
+        (mem.add(value).unwrap(), value)
+    };
+    let (mut values, mut freed) = (0u64, 0u64);
+    for _round in 0..6 {
+        // Every rank adds two integers and everyone learns their handles
+        // and values.
+        let mine: Vec<(Var, i64)> = (0..2).map(|_| add(&mem)).collect();
+        let words: Vec<i64> = mine
+            .iter()
+            .flat_map(|(v, x)| v.to_words().into_iter().chain([*x]))
+            .collect();
+        let mut all = vec![0i64; words.len() * world.size() as usize];
+        world.all_gather_into(&words[..], &mut all[..]);
+        let table: Vec<(Var, i64)> = all
+            .chunks(3)
+            .map(|w| (Var::from_words([w[0], w[1]]), w[2]))
+            .collect();
+        world.barrier();
+        // Read the others' integers while their owners free them and add
+        // new ones, which reuse the freed descriptors.
+        let mut live: Vec<Var> = Vec::new();
+        let mut own = mine.iter().map(|(v, _)| *v).collect::<VecDeque<_>>();
+        for op in 0..60 {
+            if op % 20 == 7 {
+                if let Some(var) = own.pop_front() {
+                    mem.free(var).unwrap();
+                    live.push(add(&mem).0);
+                }
+            }
+            let (var, want) = table[rng.below(table.len() as u64) as usize];
+            match mem.read(&var) {
+                Ok(Value::Int(v)) => {
+                    assert_eq!(v, want, "{var} read another variable's value");
+                    values += 1;
+                }
+                Err(Error::Freed(v)) if v == var => freed += 1,
+                other => panic!("{var}: {other:?}"),
+            }
+        }
+        world.barrier();
+        for var in own.into_iter().chain(live) {
+            mem.free(var).unwrap();
+        }
+        world.barrier();
+    }
+    assert_eq!(mem.free_slots().unwrap(), mem.capacity());
+    assert!(values > 0 && freed > 0, "values {values}, freed {freed}: no race");
+    mem.quit().unwrap();
+});

@@ -95,7 +95,8 @@
 //!
 //! ## Concurrency contract
 //!
-//! * **Pinned operations** (`read` of a list, `modify`, `len`, `placement`)
+//! * **Pinned operations** (`read` and `reduce` of a list, `modify`, `len`,
+//!   `placement`)
 //!   add one to the pin count with one `MPI_Fetch_and_op`, which also returns
 //!   the state: if the generation is not the handle's or the descriptor is
 //!   not live, they unpin and report `Freed` (`false` for `modify`); if
@@ -106,7 +107,10 @@
 //!   fetch-and-op, one put and a flush (plus an unpin that is not waited
 //!   for).
 //! * **Exclusive operations** (`map`, `filter`) set `BUSY`, wait for
-//!   the pins to drain, work, and clear `BUSY` with a new version.
+//!   the pins to drain, work, and clear `BUSY` with a new version. They, and
+//!   `reduce`, make one pass over the list in chunks that stay in cache
+//!   (`filter` compacts in place and returns the tail slots with one
+//!   allocation-lock round per host).
 //! * **`free`** sets `DEAD`, waits for the pins to drain and `BUSY` to clear,
 //!   returns the slots, then clears the descriptor.
 //! * Flags are set with an atomic fetch-or whose result says whether this
@@ -144,6 +148,7 @@ mod value;
 
 // The machinery, one job each.
 mod alloc; // the host allocator: bitmaps, extents, the allocation lock
+mod bulk; // map, filter and reduce in one pass, chunk by chunk
 mod hosts; // the hosts' windows and the variables' words in them
 mod layout; // where everything is in a host's window
 mod placement; // where a variable's elements are, and its cache

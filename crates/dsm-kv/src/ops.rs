@@ -127,8 +127,23 @@ impl DistributedMemory {
     /// An integer is a list of one.
     ///
     /// [`Error::Freed`] when the variable was freed.
-    pub fn reduce<T>(&self, var: &Var, f: impl FnMut(T, i64) -> T, init: T) -> Result<T> {
-        Ok(self.read(var)?.into_vec().into_iter().fold(init, f))
+    ///
+    /// It reads the list a chunk at a time (one pass, no copy of the whole
+    /// list), pinned as a `read` is, so it folds a snapshot with respect to
+    /// `map`, `filter` and `free`; `f` runs meanwhile and must not call this
+    /// memory on the same variable.
+    pub fn reduce<T>(&self, var: &Var, mut f: impl FnMut(T, i64) -> T, init: T) -> Result<T> {
+        self.hosts.check_handle(var)?;
+        match self.hosts.peek(var)? {
+            Peek::Freed => Err(Error::Freed(*var)),
+            Peek::Int(v) => Ok(f(init, v)),
+            Peek::List => self
+                .hosts
+                .with_pinned(var, |placement, _| {
+                    self.hosts.fold_values(placement, init, f)
+                })?
+                .ok_or(Error::Freed(*var)),
+        }
     }
 
     /// Replaces every element `x` by `f(x)` (an integer too).
@@ -151,9 +166,7 @@ impl DistributedMemory {
                     self.hosts.win.get(host, disp + INT_VALUE, &mut v)?;
                     self.hosts.win.put(host, disp + INT_VALUE, &[f(v[0])])?;
                 } else {
-                    let mut values = self.hosts.read_values(placement)?;
-                    values.iter_mut().for_each(|x| *x = f(*x));
-                    self.hosts.write_values(placement, &values)?;
+                    self.hosts.map_values(placement, f)?;
                 }
                 Ok(((), placement.clone()))
             })?
@@ -172,22 +185,22 @@ impl DistributedMemory {
                 if state.has(Flags::INT) {
                     return Err(Error::NotAList(*var));
                 }
-                let kept: Vec<i64> = self
-                    .hosts
-                    .read_values(placement)?
-                    .into_iter()
-                    .filter(|&x| pred(x))
-                    .collect();
-                let (new_placement, released) = placement.truncate(kept.len());
-                self.hosts.write_values(&new_placement, &kept)?;
-                self.hosts.write_chain(&new_placement.extents)?;
+                let kept = self.hosts.compact_values(placement, &mut pred)?;
+                if kept == placement.len {
+                    return Ok((kept, placement.clone()));
+                }
+                let (new_placement, released) = placement.truncate(kept);
+                // Only two links change: the one naming the last kept extent
+                // (its length), and that extent's own, which ends the chain.
+                let from = new_placement.extents.len().saturating_sub(2);
+                self.hosts.write_chain(&new_placement.extents[from..])?;
                 let (host, index) = (var.host as i32, var.index);
                 self.hosts
                     .write_descriptor(host, index, new_placement.list_descriptor())?;
                 // The metadata no longer names the released slots: give them back.
                 self.hosts.win.flush_all()?;
                 self.hosts.release_slots(&released)?;
-                Ok((kept.len(), new_placement))
+                Ok((kept, new_placement))
             })?
             .ok_or(Error::Freed(*var))
     }

@@ -28,6 +28,19 @@ pub(crate) enum Peek {
     List,
 }
 
+/// Takes back a pin when the pinned work unwinds (a panic in a closure).
+struct PinGuard<'a> {
+    hosts: &'a Hosts,
+    host: i32,
+    disp: usize,
+}
+
+impl Drop for PinGuard<'_> {
+    fn drop(&mut self) {
+        let _ = self.hosts.update(self.host, self.disp, Update::UNPIN);
+    }
+}
+
 impl Hosts {
     /// Applies `update` to a state word; returns the old state.
     fn fetch_update(&self, host: i32, disp: usize, update: Update) -> Result<State> {
@@ -115,9 +128,17 @@ impl Hosts {
         let Some(state) = pinned else {
             return Ok(None);
         };
+        // `reduce` runs the caller's fold while pinned: a panic in it still
+        // takes the pin back, so that no free or map waits for it forever.
+        let on_panic = PinGuard {
+            hosts: self,
+            host,
+            disp,
+        };
         let result = self
             .placement(var, state.key())
             .and_then(|placement| f(&placement, state));
+        std::mem::forget(on_panic);
         // `f` completed its operations remotely before we unpin.
         self.update(host, disp, Update::UNPIN)?;
         result.map(Some)

@@ -45,13 +45,28 @@ pub(crate) fn take_runs(bits: &mut [u64], nbits: usize, mut need: usize) -> Vec<
 /// Clears the bits of `len` slots from `start`; returns `false` (changing
 /// nothing) unless all of them were set.
 pub(crate) fn clear_run(bits: &mut [u64], start: usize, len: usize) -> bool {
-    if (start..start + len).any(|i| bits[i / 64] & (1 << (i % 64)) == 0) {
+    if masks(start, len).any(|(w, mask)| bits[w] & mask != mask) {
         return false;
     }
-    for i in start..start + len {
-        bits[i / 64] &= !(1 << (i % 64));
+    for (w, mask) in masks(start, len) {
+        bits[w] &= !mask;
     }
     true
+}
+
+/// The words of the bits `start..start + len`, each with the mask of those
+/// bits in it: a word at a time, not a bit at a time (a filter returns
+/// hundreds of thousands of slots at once).
+fn masks(start: usize, len: usize) -> impl Iterator<Item = (usize, u64)> {
+    let end = start + len;
+    (start / 64..end.div_ceil(64)).map(move |w| {
+        let (lo, hi) = (start.max(w * 64) - w * 64, end.min(w * 64 + 64) - w * 64);
+        let mask = match hi - lo {
+            64 => u64::MAX,
+            n => ((1u64 << n) - 1) << lo,
+        };
+        (w, mask)
+    })
 }
 
 /// The first clear bit among the first `nbits`, set.
@@ -104,6 +119,17 @@ mod tests {
         assert_eq!(bits, vec![0, 0, 0]);
         assert_eq!(take_one(&mut bits, 150), Some(0));
         assert_eq!(take_runs(&mut bits, 150, 1000), vec![(1, 149)]);
+    }
+
+    #[test]
+    fn clear_run_word_by_word() {
+        let mut bits = vec![u64::MAX; 4];
+        assert!(clear_run(&mut bits, 60, 70));
+        assert_eq!(bits, [u64::MAX >> 4, 0, !0b11, u64::MAX]);
+        assert!(!clear_run(&mut bits, 59, 2), "bit 60 is clear already");
+        assert!(clear_run(&mut bits, 59, 0));
+        assert!(clear_run(&mut bits, 192, 64));
+        assert_eq!(bits[3], 0);
     }
 
     #[test]
