@@ -81,6 +81,10 @@ fn every_suite_writes_rows() {
         ("dsm-kv", "map", "ours"),
         ("dsm-kv", "filter", "ours"),
         ("dsm-kv", "reduce", "ours"),
+        ("pool", "empty-task-throughput", "ours"),
+        ("pool", "empty-task-throughput", "ours-chunk-16"),
+        ("pool", "load-balance", "ours"),
+        ("pool", "load-balance", "static-split"),
     ] {
         assert!(
             has(suite, op, imp),
@@ -88,9 +92,9 @@ fn every_suite_writes_rows() {
         );
     }
     // Latency rows carry a median; the count rows carry a count (no
-    // hand-off crosses nodes on one node: 0).
+    // hand-off crosses nodes on one node: 0; an efficiency is above 0).
     for r in &rows {
-        if r[1] == "remote-ops-per-acquire" {
+        if r[1] == "remote-ops-per-acquire" || r[1] == "load-balance" {
             assert!(r[9].parse::<f64>().unwrap() > 0.0, "{r:?}");
         } else if r[1] == "inter-node-handoffs-per-acquire" {
             assert_eq!(r[9].parse::<f64>().unwrap(), 0.0, "{r:?}");

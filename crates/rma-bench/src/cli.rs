@@ -152,7 +152,13 @@ mod tests {
         let cfg = config(&["--suite", "mpi-lock", "--suite", "all"]).unwrap();
         assert_eq!(
             cfg.suites,
-            [Suite::MpiLock, Suite::Raw, Suite::ShmCore, Suite::DsmKv]
+            [
+                Suite::MpiLock,
+                Suite::Raw,
+                Suite::ShmCore,
+                Suite::DsmKv,
+                Suite::Pool
+            ]
         );
     }
 

@@ -1,7 +1,7 @@
 //! `rma-bench`: an OSU-style benchmark harness for the toolkit.
 //!
 //! ```text
-//! mpirun -np 4 rma-bench [--suite raw|shm-core|mpi-lock|dsm-kv|all] [--quick]
+//! mpirun -np 4 rma-bench [--suite raw|shm-core|mpi-lock|dsm-kv|pool|all] [--quick]
 //!                        [--large] [--op NAME[,NAME..]] [--out FILE]
 //! rma-bench report FILE [--outdir DIR]
 //! ```

@@ -15,7 +15,7 @@ pub const HEADER: &str = "suite,op,impl,ranks,size,median_us,p10_us,p90_us,throu
 /// One measurement (or one count) of one operation of one implementation.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Row {
-    /// The suite that measured it: `raw`, `shm-core`, `mpi-lock`, `dsm-kv`.
+    /// The suite that measured it: `raw`, `shm-core`, `mpi-lock`, `dsm-kv`, `pool`.
     pub suite: String,
     /// The operation's name, shared with the baselines it is compared with.
     pub op: String,

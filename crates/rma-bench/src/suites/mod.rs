@@ -3,6 +3,7 @@
 
 mod dsm_kv;
 mod mpi_lock;
+mod pool;
 mod raw;
 mod shm_core;
 
@@ -24,6 +25,8 @@ pub enum Suite {
     MpiLock,
     /// The distributed memory, master-driven
     DsmKv,
+    /// The task pool (mpi-pool): its overhead per task and its load balance
+    Pool,
 }
 
 impl Suite {
@@ -34,6 +37,7 @@ impl Suite {
             Suite::ShmCore => &shm_core::OPS,
             Suite::MpiLock => &mpi_lock::OPS,
             Suite::DsmKv => &dsm_kv::OPS,
+            Suite::Pool => &pool::OPS,
         }
     }
 
@@ -45,6 +49,7 @@ impl Suite {
             Suite::ShmCore => shm_core::run(ctx),
             Suite::MpiLock => mpi_lock::run(ctx),
             Suite::DsmKv => dsm_kv::run(ctx),
+            Suite::Pool => pool::run(ctx),
         }
     }
 }
@@ -118,6 +123,11 @@ pub enum Op {
     Reduce,
     /// filter of a 10^6-element list
     Filter,
+    /// Pool map of empty tasks: the time per task (size: tasks per map)
+    EmptyTaskThroughput,
+    /// Pool map of tasks of random length vs a static split: the ideal
+    /// time over the measured one (a count)
+    LoadBalance,
 }
 
 impl Op {
@@ -172,7 +182,7 @@ mod tests {
             .iter()
             .map(|s| s.to_string())
             .collect();
-        assert_eq!(names, ["raw", "shm-core", "mpi-lock", "dsm-kv"]);
+        assert_eq!(names, ["raw", "shm-core", "mpi-lock", "dsm-kv", "pool"]);
         assert_eq!(Op::Create10000.to_string(), "create-10000");
         assert_eq!(
             Op::WinLockUnlockContended.to_string(),
