@@ -109,7 +109,12 @@ fn programs() -> Vec<Program> {
             ],
         },
     ];
-    for name in ["shared_array", "lock_serialize", "dsm_basic"] {
+    for name in [
+        "shared_array",
+        "lock_serialize",
+        "dsm_basic",
+        "pool_vector_add",
+    ] {
         all.push(Program {
             name,
             path: common::programs::example(name),

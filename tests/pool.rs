@@ -1,12 +1,14 @@
 //! `mpi-pool` on real MPI processes: pympipool's `Pool` (map, submit and
-//! futures, tasks on several ranks) and its failure behaviour.
+//! futures, tasks on several ranks) and its failure behaviour; pydsm's
+//! model (`Cluster`: named shared arrays and locks, static splits).
 
 mod common;
 
 use mpi::collective::SystemOperation;
 use mpi::topology::SimpleCommunicator;
 use mpi::traits::*;
-use mpi_pool::{wait_all, wait_any, FailureKind, Pool, PoolError, PoolOptions, Registry};
+use mpi_pool::{wait_all, wait_any, Cluster, FailureKind, Pool, PoolError, PoolOptions, Registry};
+use ndarray::{aview1, Array1};
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 use std::time::Duration;
@@ -404,3 +406,102 @@ fn a_wait_past_the_deadline_is_an_error_and_no_rank_hangs() {
     );
     assert!(ok, "the job failed:\n{output}");
 }
+
+// pydsm's vector add (`examples/pool_vector_add.rs`) on a length that the
+// workers do not divide: every worker writes its own block of C with
+// `set_each`, and every rank (on every node) then reads C = A + B.
+mpi_test!(fn cluster_vector_add_as_pydsm(world, 4) {
+    const N: usize = 103;
+    let mut cluster = Cluster::new(world).unwrap();
+    for name in ["A", "B", "C"] {
+        cluster.create_shared::<i64>(name, &[N]).unwrap();
+    }
+    let a = Array1::from_iter(0..N as i64);
+    let b = a.mapv(|x| 1000 - 2 * x);
+    let root = world.rank() == 0;
+    cluster.shared_mut::<i64>("A").unwrap().set(root.then_some(&a), &[0], 0).unwrap();
+    cluster.shared_mut::<i64>("B").unwrap().set(root.then_some(&b), &[0], 0).unwrap();
+    let mine = cluster
+        .run(|res| {
+            assert_eq!((res.id(), res.workers()), (world.rank() as usize, 4));
+            let idxs = res.split_indices(N, None);
+            let c: Vec<i64> = {
+                let (a, b) = (res.shared::<i64>("A")?.view(), res.shared::<i64>("B")?.view());
+                idxs.iter().map(|&i| a[i] + b[i]).collect()
+            };
+            res.set_each("C", &aview1(&c), &[idxs[0]])?;
+            Ok::<_, PoolError>(idxs.len() as i64)
+        })
+        .unwrap();
+    let mut total = 0i64;
+    world.all_reduce_into(&mine, &mut total, SystemOperation::sum());
+    assert_eq!(total, N as i64);
+    let c = cluster.shared::<i64>("C").unwrap();
+    let expected: Vec<i64> = (0..N as i64).map(|x| 1000 - x).collect();
+    assert_eq!(c.view().iter().copied().collect::<Vec<_>>(), expected);
+    cluster.close().unwrap();
+});
+
+// Named locks, per-cluster names, and every mistake the same error on
+// every rank; the cluster stays usable after each.
+mpi_test!(fn cluster_locks_names_and_errors(world, 4) {
+    let mut cluster = Cluster::new(world).unwrap();
+    cluster.create_shared::<i64>("A", &[4]).unwrap();
+    cluster.create_lock("L").unwrap();
+    // pydsm's lock.apply() / release(), 20 times per worker.
+    let held = cluster
+        .run(|res| {
+            let lock = res.lock("L")?;
+            for _ in 0..20 {
+                let guard = lock.lock()?;
+                assert!(lock.is_held());
+                guard.unlock()?;
+            }
+            Ok::<_, PoolError>(lock.stats().acquisitions as i64)
+        })
+        .unwrap();
+    let mut total = 0i64;
+    world.all_reduce_into(&held, &mut total, SystemOperation::sum());
+    assert_eq!(total, 80);
+
+    // A name already used, for an array or a lock.
+    let err = cluster.create_lock("A").unwrap_err();
+    assert_eq!(err, PoolError::NameTaken("A".into()));
+    let err = cluster.create_shared::<f64>("L", &[1]).unwrap_err();
+    assert_eq!(err, PoolError::NameTaken("L".into()));
+    // Names that differ between the ranks.
+    let err = cluster.create_lock(&format!("L{}", world.rank())).unwrap_err();
+    assert!(matches!(err, PoolError::Core(shm_core::Error::Invalid { .. })), "{err}");
+    same_error_everywhere(world, &err);
+    // Unknown names and wrong element types (local look-ups).
+    assert!(matches!(cluster.lock("M"), Err(PoolError::NoSuchName { .. })));
+    let err = cluster.shared::<f64>("A").unwrap_err();
+    assert_eq!(err.to_string(), "this cluster has no shared array of float64 named \"A\"");
+    // A slab of the wrong dimension, and one out of bounds.
+    let err = cluster.set_each("A", &aview1(&[1i64]), &[0, 0]).unwrap_err();
+    same_error_everywhere(world, &err);
+    let slab = [world.rank() as i64; 2];
+    let err = cluster.set_each("A", &aview1(&slab), &[3]).unwrap_err();
+    same_error_everywhere(world, &err);
+    // A worker's error reaches every rank, naming the lowest failing one.
+    let err = cluster
+        .run(|res| match res.id() {
+            2 | 3 => Err(format!("boom on {}", res.id())),
+            _ => Ok(()),
+        })
+        .unwrap_err();
+    assert_eq!(err, PoolError::WorkerFailed { rank: 2, message: "boom on 2".into() });
+
+    // Still usable; and a second cluster's "A" is another array.
+    let mut other = Cluster::new(world).unwrap();
+    other.create_shared::<i64>("A", &[4]).unwrap();
+    let one = [7i64];
+    let slab = if world.rank() == 3 { &one[..] } else { &[][..] };
+    other.set_each("A", &aview1(slab), &[world.rank() as usize]).unwrap();
+    assert_eq!(other.shared::<i64>("A").unwrap().view().iter().copied().collect::<Vec<_>>(), [0, 0, 0, 7]);
+    let slab = [world.rank() as i64 + 1];
+    cluster.set_each("A", &aview1(&slab), &[world.rank() as usize]).unwrap();
+    assert_eq!(cluster.shared::<i64>("A").unwrap().view().iter().copied().collect::<Vec<_>>(), [1, 2, 3, 4]);
+    other.close().unwrap();
+    cluster.close().unwrap();
+});

@@ -1,6 +1,7 @@
 //! The error type of `mpi-pool`.
 
-/// Everything that can go wrong with a [`Pool`](crate::Pool).
+/// Everything that can go wrong with a [`Pool`](crate::Pool) or a
+/// [`Cluster`](crate::Cluster).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum PoolError {
@@ -73,6 +74,35 @@ pub enum PoolError {
         /// Its error, as text.
         message: String,
     },
+
+    /// Every rank of a [`Cluster::run`](crate::Cluster::run) got this: the
+    /// function returned an error on `rank` (the lowest that failed).
+    #[error("the cluster's function failed on rank {rank}: {message}")]
+    WorkerFailed {
+        /// The lowest rank whose function returned an error.
+        rank: i32,
+        /// That error, as text.
+        message: String,
+    },
+
+    /// A [`Cluster`](crate::Cluster) has no object of this kind under
+    /// this name (or one of another element type).
+    #[error("this cluster has no {what} named {name:?}")]
+    NoSuchName {
+        /// What was looked for: `"lock"`, `"shared array of int64"`.
+        what: String,
+        /// The name.
+        name: String,
+    },
+
+    /// A [`Cluster`](crate::Cluster) already has an object under this name;
+    /// every rank reports it.
+    #[error("the name {0:?} is already used in this cluster")]
+    NameTaken(String),
+
+    /// An error of a named lock of a [`Cluster`](crate::Cluster).
+    #[error("a lock failed: {0}")]
+    Lock(#[from] mpi_lock::LockError),
 }
 
 /// How a task failed.

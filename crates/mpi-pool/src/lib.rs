@@ -52,12 +52,17 @@
 //! # Ok::<(), mpi_pool::PoolError>(())
 //! ```
 //!
+//! [`Cluster`] is pydsm's model beside the pool: named shared arrays and
+//! locks made before a run, then every rank runs the same function with
+//! its id ([`Resources`]) and splits the work statically.
+//!
 //! `docs/pool.md` in the repository describes the protocol, the failure
 //! behaviour and the correspondence with pympipool and pydsm.
 
 #![warn(missing_docs)]
 
 mod catch;
+mod cluster;
 mod driver;
 mod error;
 mod future;
@@ -65,14 +70,17 @@ mod options;
 mod pool;
 mod progress;
 mod registry;
+mod resources;
 mod scheduler;
 mod spawn;
 mod wire;
 mod worker;
 
+pub use cluster::Cluster;
 pub use driver::Driver;
 pub use error::{FailureKind, PoolError, Result};
 pub use future::{wait_all, wait_any, Future};
 pub use options::PoolOptions;
 pub use pool::Pool;
 pub use registry::{Registry, Task};
+pub use resources::Resources;
