@@ -505,3 +505,28 @@ mpi_test!(fn cluster_locks_names_and_errors(world, 4) {
     other.close().unwrap();
     cluster.close().unwrap();
 });
+
+// The workers' slabs reach every node's copy: the cluster on two emulated
+// nodes of two ranks each (on the multi-node bed, the test above does the
+// same on real nodes).
+mpi_test!(fn cluster_slabs_reach_every_node(world, 4) {
+    let topology = common::two_emulated_nodes(world);
+    assert_eq!(topology.nodes(), 2);
+    let mut cluster = Cluster::with_topology(topology).unwrap();
+    cluster.create_shared::<i64>("C", &[4, 3]).unwrap();
+    cluster
+        .run(|res| {
+            // Row `id` of C, from worker `id`.
+            let id = res.id();
+            let row = ndarray::Array2::from_elem((1, 3), 10 * id as i64 + 1);
+            res.set_each("C", &row, &[id, 0])
+        })
+        .unwrap();
+    let c = cluster.shared::<i64>("C").unwrap().view();
+    for r in 0..4 {
+        for k in 0..3 {
+            assert_eq!(c[[r, k]], 10 * r as i64 + 1, "rank {}: {c}", world.rank());
+        }
+    }
+    cluster.close().unwrap();
+});

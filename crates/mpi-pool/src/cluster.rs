@@ -6,10 +6,11 @@ use crate::resources::Resources;
 use mpi::traits::Communicator;
 use mpi_lock::MpiLock;
 use ndarray::{ArrayBase, Data, Dimension};
-use shm_core::{Element, MpiShared, OwnedComm};
+use shm_core::{Element, MpiShared, NodeTopology, OwnedComm};
 use std::any::Any;
 use std::collections::BTreeMap;
 use std::fmt::Display;
+use std::sync::Arc;
 
 /// pydsm's `Cluster`: shared arrays ([`MpiShared`]) and locks
 /// ([`MpiLock`]) known by name, and [`run`](Self::run), which calls the
@@ -43,6 +44,8 @@ use std::fmt::Display;
 pub struct Cluster {
     arrays: BTreeMap<String, Box<dyn NamedArray>>,
     locks: BTreeMap<String, MpiLock>,
+    /// The nodes the arrays are replicated on.
+    topology: Arc<NodeTopology>,
     // Last: the arrays and locks are freed before their communicator.
     comm: OwnedComm,
 }
@@ -88,10 +91,27 @@ impl Cluster {
     /// A cluster over `comm`, with no arrays or locks yet (collective; the
     /// cluster works on a duplicate of `comm`).
     pub fn new<C: Communicator + ?Sized>(comm: &C) -> Result<Cluster> {
+        let comm = OwnedComm::duplicate(comm)?;
+        let topology = NodeTopology::of(comm.communicator())?;
         Ok(Cluster {
             arrays: BTreeMap::new(),
             locks: BTreeMap::new(),
-            comm: OwnedComm::duplicate(comm)?,
+            topology,
+            comm,
+        })
+    }
+
+    /// A cluster whose arrays are replicated on the nodes of `topology`
+    /// (collective over its communicator): for node layouts of the
+    /// caller's own ([`NodeTopology::with_node_comm`]), such as emulated
+    /// nodes on one machine.
+    pub fn with_topology(topology: Arc<NodeTopology>) -> Result<Cluster> {
+        let comm = OwnedComm::duplicate(topology.comm().communicator())?;
+        Ok(Cluster {
+            arrays: BTreeMap::new(),
+            locks: BTreeMap::new(),
+            topology,
+            comm,
         })
     }
 
@@ -129,7 +149,7 @@ impl Cluster {
     /// the ranks, are the same error on every rank.
     pub fn create_shared<T: Element>(&mut self, name: &str, shape: &[usize]) -> Result<()> {
         self.agree_on_new_name(name)?;
-        let array = MpiShared::<T>::new(shape, self.comm.communicator())?;
+        let array = MpiShared::<T>::with_topology(shape, Arc::clone(&self.topology))?;
         self.arrays.insert(name.to_string(), Box::new(array));
         Ok(())
     }
