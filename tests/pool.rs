@@ -480,9 +480,18 @@ mpi_test!(fn cluster_locks_names_and_errors(world, 4) {
     // A slab of the wrong dimension, and one out of bounds.
     let err = cluster.set_each("A", &aview1(&[1i64]), &[0, 0]).unwrap_err();
     same_error_everywhere(world, &err);
-    let slab = [world.rank() as i64; 2];
-    let err = cluster.set_each("A", &aview1(&slab), &[3]).unwrap_err();
+    // Only rank 3's slab does not fit: nothing is written.
+    let slab = vec![world.rank() as i64 + 1; if world.rank() == 3 { 2 } else { 1 }];
+    let err = cluster
+        .set_each("A", &aview1(&slab), &[world.rank() as usize])
+        .unwrap_err();
+    assert!(
+        matches!(err, PoolError::Core(shm_core::Error::Invalid { rank: Some(3), .. })),
+        "{err}"
+    );
     same_error_everywhere(world, &err);
+    let a = cluster.shared::<i64>("A").unwrap();
+    assert!(a.view().iter().all(|&x| x == 0), "{}", a.view());
     // A worker's error reaches every rank, naming the lowest failing one.
     let err = cluster
         .run(|res| match res.id() {

@@ -206,9 +206,10 @@ impl Cluster {
     /// So the ranks first exchange where their slabs go (one
     /// `MPI_Allgather`), then make one `set` per rank that has a non-empty
     /// slab, in rank order; when it returns, every rank of every node sees
-    /// every slab. Ranks with nothing to write pass an empty array. An
-    /// unknown name, an offset or slab of the wrong dimension, or a slab
-    /// out of bounds is the same error on every rank.
+    /// every slab. Ranks with nothing to write pass an empty array; where
+    /// slabs overlap, the higher rank's values stay. An unknown name, an
+    /// offset or slab of the wrong dimension, or a slab out of bounds (on
+    /// any rank) is the same error on every rank, and nothing is written.
     pub fn set_each<T, S, D>(
         &mut self,
         name: &str,
@@ -231,18 +232,41 @@ impl Cluster {
             Ok(_) => Ok(()),
         };
         self.comm.agree(local)?;
+        // Every rank's [non-empty, offset, slab shape], so that every rank
+        // checks every slab before anything is written.
         let mut mine = vec![i64::from(!data.is_empty())];
         mine.extend(offset.iter().map(|&o| o as i64));
+        mine.extend(data.shape().iter().map(|&n| n as i64));
         let all = self.comm.all_gather(&mine)?;
         let me = self.comm.rank();
         let array = self.shared_mut::<T>(name)?;
-        for (rank, row) in all.chunks(mine.len()).enumerate() {
-            if row[0] == 0 {
-                continue;
+        let d = offset.len();
+        let slabs: Vec<(i32, Vec<usize>)> = all
+            .chunks(mine.len())
+            .enumerate()
+            .filter(|(_, row)| row[0] != 0)
+            .map(|(rank, row)| (rank as i32, row[1..].iter().map(|&x| x as usize).collect()))
+            .collect();
+        for (rank, row) in &slabs {
+            let (at, len) = row.split_at(d);
+            let fits = (0..d).all(|k| {
+                at[k]
+                    .checked_add(len[k])
+                    .is_some_and(|end| end <= array.shape()[k])
+            });
+            if !fits {
+                return Err(shm_core::Error::Invalid {
+                    rank: Some(*rank),
+                    message: format!(
+                        "set_each on {name:?} of shape {:?}: the slab of shape {len:?} at {at:?} does not fit",
+                        array.shape()
+                    ),
+                }
+                .into());
             }
-            let rank = rank as i32;
-            let at: Vec<usize> = row[1..].iter().map(|&o| o as usize).collect();
-            array.set((rank == me).then_some(data), &at, rank)?;
+        }
+        for (rank, row) in &slabs {
+            array.set((*rank == me).then_some(data), &row[..d], *rank)?;
         }
         Ok(())
     }
