@@ -539,3 +539,33 @@ mpi_test!(fn cluster_slabs_reach_every_node(world, 4) {
     }
     cluster.close().unwrap();
 });
+
+// pydsm's recommended `splitIndices(n, id, random=True)`: each worker's
+// indices are scattered, and `set_at` writes them; a bad index on one rank
+// is the same error on every rank and writes nothing.
+mpi_test!(fn cluster_set_at_with_a_shuffled_split(world, 4) {
+    const N: usize = 50;
+    let mut cluster = Cluster::new(world).unwrap();
+    cluster.create_shared::<f64>("Y", &[N]).unwrap();
+    cluster
+        .run(|res| {
+            let mine = res.split_indices(N, Some(2026));
+            let values: Vec<f64> = mine.iter().map(|&i| i as f64 * 0.5).collect();
+            res.set_at("Y", &mine, &values)
+        })
+        .unwrap();
+    let y = cluster.shared::<f64>("Y").unwrap();
+    let expected: Vec<f64> = (0..N).map(|i| i as f64 * 0.5).collect();
+    assert_eq!(y.view().iter().copied().collect::<Vec<_>>(), expected);
+
+    let bad = if world.rank() == 1 { N } else { 0 };
+    let err = cluster.set_at("Y", &[bad], &[-1.0]).unwrap_err();
+    assert!(
+        matches!(err, PoolError::Core(shm_core::Error::Invalid { rank: Some(1), .. })),
+        "{err}"
+    );
+    same_error_everywhere(world, &err);
+    let y = cluster.shared::<f64>("Y").unwrap();
+    assert_eq!(y.view().iter().copied().collect::<Vec<_>>(), expected);
+    cluster.close().unwrap();
+});

@@ -3,10 +3,12 @@
 
 use crate::error::{PoolError, Result};
 use crate::resources::Resources;
+use mpi::datatype::PartitionMut;
 use mpi::traits::Communicator;
+use mpi::traits::Root;
 use mpi_lock::MpiLock;
 use ndarray::{ArrayBase, Data, Dimension};
-use shm_core::{Element, MpiShared, NodeTopology, OwnedComm};
+use shm_core::{Element, MpiShared, NodeTopology, OwnedComm, Slab};
 use std::any::Any;
 use std::collections::BTreeMap;
 use std::fmt::Display;
@@ -267,6 +269,99 @@ impl Cluster {
         }
         for (rank, row) in &slabs {
             array.set((*rank == me).then_some(data), &row[..d], *rank)?;
+        }
+        Ok(())
+    }
+
+    /// Every rank writes `values` at `indices` of the one-dimensional
+    /// shared array `name` (collective): pydsm's `C[myidxs] = ...` for any
+    /// split, the shuffled ones of
+    /// [`Resources::split_indices`](crate::Resources::split_indices)
+    /// included, where [`set_each`](Self::set_each) needs contiguous
+    /// blocks.
+    ///
+    /// Rank 0 gathers every rank's indices and values (`MPI_Gatherv`),
+    /// applies them to a copy of the array in rank order (where indices
+    /// repeat, the higher rank's value stays), and writes the whole array
+    /// with one [`MpiShared::set`]: one replication of the array, and a
+    /// copy of it on rank 0. An unknown name, an array of more than one
+    /// dimension, indices and values of different lengths, an index out of
+    /// bounds, or more than `i32::MAX` pairs in all (MPI's count) is the
+    /// same error on every rank, and nothing is written.
+    pub fn set_at<T: Element>(
+        &mut self,
+        name: &str,
+        indices: &[usize],
+        values: &[T],
+    ) -> Result<()> {
+        let layout = self.shared::<T>(name).map(|a| (a.shape().len(), a.len()));
+        let local = match layout {
+            Err(e) => Err(e.to_string()),
+            Ok((d, _)) if d != 1 => Err(format!(
+                "set_at needs a one-dimensional array, and {name:?} has {d} dimensions"
+            )),
+            Ok(_) if indices.len() != values.len() => Err(format!(
+                "set_at on {name:?} got {} indices and {} values",
+                indices.len(),
+                values.len()
+            )),
+            Ok((_, n)) => match indices.iter().find(|&&i| i >= n) {
+                Some(i) => Err(format!(
+                    "set_at on {name:?}: index {i} is out of bounds for length {n}"
+                )),
+                None => Ok(()),
+            },
+        };
+        self.comm.agree(local)?;
+        let counts = self.comm.all_gather(&[indices.len() as i64])?;
+        let total: i64 = counts.iter().sum();
+        if total > i64::from(i32::MAX) {
+            return Err(shm_core::Error::Invalid {
+                rank: None,
+                message: format!(
+                    "set_at on {name:?}: {total} pairs in all, more than MPI_Gatherv counts (i32::MAX)"
+                ),
+            }
+            .into());
+        }
+        let indices: Vec<u64> = indices.iter().map(|&i| i as u64).collect();
+        let comm = self.comm.communicator();
+        let root = comm.process_at_rank(0);
+        let whole = if comm.rank() == 0 {
+            // Fits in i32: checked above.
+            let counts: Vec<i32> = counts.iter().map(|&c| c as i32).collect();
+            let displs: Vec<i32> = counts
+                .iter()
+                .scan(0, |at, &c| {
+                    let d = *at;
+                    *at += c;
+                    Some(d)
+                })
+                .collect();
+            let mut all_indices = vec![0u64; total as usize];
+            let mut all_values = vec![bytemuck::Zeroable::zeroed(); total as usize];
+            root.gather_varcount_into_root(
+                &indices[..],
+                &mut PartitionMut::new(&mut all_indices[..], &counts[..], &displs[..]),
+            );
+            root.gather_varcount_into_root(
+                values,
+                &mut PartitionMut::new(&mut all_values[..], &counts[..], &displs[..]),
+            );
+            let mut whole: Vec<T> = self.shared::<T>(name)?.view().iter().copied().collect();
+            for (&i, v) in all_indices.iter().zip(all_values) {
+                whole[i as usize] = v;
+            }
+            Some(whole)
+        } else {
+            root.gather_varcount_into(&indices[..]);
+            root.gather_varcount_into(values);
+            None
+        };
+        let array = self.shared_mut::<T>(name)?;
+        match &whole {
+            Some(whole) => array.set(whole, &[0], 0)?,
+            None => array.set(Slab::none(), &[0], 0)?,
         }
         Ok(())
     }

@@ -6,7 +6,7 @@ use crate::cluster::Cluster;
 /// number of workers, static splits of the work, and (through `Deref` to
 /// the cluster) the named arrays and locks: [`Cluster::shared`],
 /// [`Cluster::shared_mut`], [`Cluster::lock`], [`Cluster::set_each`],
-/// [`Cluster::barrier`].
+/// [`Cluster::set_at`], [`Cluster::barrier`].
 pub struct Resources<'c> {
     cluster: &'c mut Cluster,
 }
