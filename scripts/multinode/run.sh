@@ -11,7 +11,7 @@
 # NAME is openmpi (Debian's 4.1: the default when run without mpi.sh),
 # openmpi5 or mpich5 (docs/multinode.md says why not mpich or impi).
 # Environment: RMA_MULTINODE_SUITES (default "multinode shared_array lock
-# kv" and the sync toolkit's sync_* suites), RMA_MULTINODE_REQUIRED=1 (a
+# kv", the sync toolkit's sync_* suites and pool), RMA_MULTINODE_REQUIRED=1 (a
 # skip is a failure).
 #
 # Needs root (network, UTS and IPC namespaces); without it, says SKIPPED and
@@ -133,7 +133,7 @@ export RMA_MPI_TIMEOUT=${RMA_MPI_TIMEOUT:-120}
 # The command line decides the one-sided component, not a caller's environment.
 unset OMPI_MCA_osc
 SYNC_SUITES="sync_counter sync_semaphore sync_sequential sync_condition sync_rwlock sync_mutex"
-read -r -a suites <<<"${RMA_MULTINODE_SUITES:-multinode shared_array lock kv $SYNC_SUITES}"
+read -r -a suites <<<"${RMA_MULTINODE_SUITES:-multinode shared_array lock kv $SYNC_SUITES pool}"
 cd "$ROOT"
 
 started=$SECONDS
