@@ -73,10 +73,9 @@ impl<'a> MpiLockGuard<'a> {
     #[inline]
     fn finish(&self) -> Result<(), LockError> {
         let result = {
-            // SAFETY: a live guard exists only on the thread holding the
-            // lock's local turn (guards are neither Send nor Sync, and the
-            // turn is given back only below, by the last guard), and no
-            // other reference to the state is alive between calls.
+            // Guards are neither Send nor Sync; the turn is given back only
+            // below, by the last guard.
+            // SAFETY: this thread holds the local turn; no other reference to the state is alive.
             let state = unsafe { self.lock.local.state_mut() };
             // A recursive lock is released with its last guard.
             state.depth = state.depth.saturating_sub(1);

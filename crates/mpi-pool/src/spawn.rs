@@ -115,11 +115,9 @@ impl CommandLine {
         let mut children = null;
         let mut codes = vec![0 as c_int; workers as usize];
         let info = OversubscribeInfo::new()?;
-        // SAFETY: `program` and every `argv` entry are NUL-terminated
-        // strings that outlive the call, and `argv` ends with a null pointer
-        // (MPI only reads them, despite the `*mut`); `codes` holds `workers`
-        // ints; `starters` is a live intra-communicator; `children` receives
-        // a new handle that we own.
+        // `program` and the `argv` entries are NUL-terminated and outlive the
+        // call; `argv` ends with a null pointer (MPI only reads it).
+        // SAFETY: as above; `codes` holds `workers` ints; `starters` is live; `children` is ours.
         let code = unsafe {
             ffi::MPI_Comm_spawn(
                 self.program.as_ptr(),

@@ -61,10 +61,8 @@ impl OwnedComm {
         // The caller's communicator may have MPI_ERRORS_ARE_FATAL: a failed
         // duplication (MPI out of contexts, say) must return, not abort.
         with_errors_return(comm.as_raw(), || {
-            // SAFETY: `comm` is a live communicator (rsmpi guarantees it for
-            // the lifetime of the borrow); `raw` receives a new handle that
-            // we own.
             check(
+                // SAFETY: `comm` is live for the borrow; `raw` receives a handle we own.
                 unsafe { ffi::MPI_Comm_dup(comm.as_raw(), &mut raw) },
                 "MPI_Comm_dup",
             )

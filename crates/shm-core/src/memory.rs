@@ -52,10 +52,9 @@ pub(crate) fn populate(ptr: *mut u8, len: usize) -> Result<(), String> {
     let page = page_size();
     let start = (ptr as usize) & !(page - 1);
     let end = (ptr as usize + len).next_multiple_of(page);
-    // SAFETY: madvise only changes how the kernel backs the pages of the
-    // range, which lies within a mapping the caller owns (a segment of a live
-    // window, rounded out to whole pages of the same mapping: MPI maps whole
-    // pages). MADV_POPULATE_WRITE writes nothing the program can observe.
+    // The range is a segment of a live window rounded out to whole pages of
+    // the same mapping (MPI maps whole pages).
+    // SAFETY: madvise only changes how the kernel backs pages the caller owns.
     let rc = unsafe {
         libc::madvise(
             start as *mut libc::c_void,

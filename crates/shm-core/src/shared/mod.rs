@@ -302,10 +302,9 @@ impl<T: Element> MpiShared<T> {
                 ArrayViewD::from_shape(shape, values).expect("shape matches storage")
             }
             Store::Node(copy) => {
-                // SAFETY: `data` maps `len` aligned, initialised elements
-                // (the block holds them and was zeroed), valid while `self`
-                // is borrowed; nobody stores to them while the view lives
-                // (argued above).
+                // The block holds `len` elements and was zeroed.
+                // SAFETY: `data` maps them aligned, initialised, valid while `self`
+                // is borrowed; nobody stores to them while the view lives (above).
                 unsafe { ArrayViewD::from_shape_ptr(shape, copy.data as *const T) }
             }
             Store::Closed => {

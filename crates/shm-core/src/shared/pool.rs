@@ -106,10 +106,9 @@ pub(crate) struct Lease {
 impl Lease {
     /// The block's header.
     pub(crate) fn header(&self) -> &Header {
-        // SAFETY: the block starts on a line inside the chunk's mapping,
-        // which lives as long as `self.chunk`; the header is only accessed
-        // through atomics (see `header.rs`), so a shared reference is sound
-        // while other processes access it too.
+        // The header is only accessed through atomics (`header.rs`).
+        // SAFETY: the block starts on a line inside the chunk's live mapping;
+        // a shared reference to atomics is sound while other processes use them.
         unsafe { &*(self.chunk.base.add(self.block.offset) as *const Header) }
     }
 

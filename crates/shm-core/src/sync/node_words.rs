@@ -57,10 +57,9 @@ macro_rules! cpu_atomics {
         impl CpuAtomic for $t {
             #[inline]
             unsafe fn atomic_add(ptr: *mut $t, value: $t) -> $t {
-                // SAFETY (for this and the four below): the caller guarantees
-                // a valid, aligned word that is only ever accessed
-                // atomically; the atomic type has the same size and
-                // alignment as the integer.
+                // (Here and below) the atomic type has the integer's size and
+                // alignment.
+                // SAFETY: the caller guarantees a valid, aligned, atomic-only word.
                 unsafe { <$atomic>::from_ptr(ptr) }.fetch_add(value, Ordering::SeqCst)
             }
             #[inline]
