@@ -10,13 +10,15 @@ use crate::error::LockError;
 use crate::guard::MpiLockGuard;
 use crate::local::{thread_token, Local};
 use crate::options::{LockOptions, Order};
-use crate::queue::{next_ticket, Queue, TAIL, WORDS};
+use crate::queue::{next_ticket, Queue, WORDS};
 use crate::stats::{Counters, LockStats};
-use crate::ticket;
 use crate::words::Access;
 use mpi::topology::Communicator;
-use shm_core::sync::AtomicWords;
 use std::marker::PhantomData;
+
+mod protocol;
+
+pub(crate) use protocol::{Distributed, Protocol};
 
 /// This process's view of the lock, guarded by the local mutex.
 #[derive(Default)]
@@ -31,75 +33,6 @@ pub(crate) struct State {
     pub(crate) last_local_ticket: u32,
     /// Set when an MPI error interrupted the protocol half-way.
     pub(crate) broken: Option<shm_core::Error>,
-}
-
-/// How the ranks take turns.
-pub(crate) enum Protocol {
-    /// FIFO over MPI atomics: the MCS queue.
-    Queue,
-    /// FIFO over CPU atomics, every rank on one node: a ticket lock.
-    Ticket,
-    /// The node-batched order.
-    Batched(NodeBatch),
-}
-
-/// The distributed part of the lock.
-pub(crate) struct Distributed {
-    pub(crate) protocol: Protocol,
-    /// The lock's words (and the MCS queue's protocol over them).
-    pub(crate) queue: Queue,
-    /// `thread_token()` of the creating thread.
-    pub(crate) creator: u64,
-    /// `None` when MPI provides `MPI_THREAD_MULTIPLE`, else the level's name.
-    pub(crate) single_threaded: Option<&'static str>,
-}
-
-impl Distributed {
-    fn rank(&self) -> i32 {
-        self.queue.backing.rank()
-    }
-
-    #[inline]
-    fn acquire(&self, stats: &Counters) -> shm_core::Result<u32> {
-        let q = &self.queue;
-        match &self.protocol {
-            Protocol::Queue => q.acquire(self.rank(), stats),
-            Protocol::Ticket => ticket::acquire(&q.backing, q.root, stats),
-            Protocol::Batched(batch) => batch.acquire(q, stats),
-        }
-    }
-
-    #[inline]
-    fn try_acquire(&self, stats: &Counters) -> shm_core::Result<Option<u32>> {
-        let q = &self.queue;
-        let got = match &self.protocol {
-            Protocol::Queue => return q.try_acquire(self.rank(), stats),
-            Protocol::Ticket => ticket::try_acquire(&q.backing, q.root, stats),
-            Protocol::Batched(batch) => batch.try_acquire(q, stats),
-        };
-        if matches!(got, Ok(None)) {
-            q.backing.refused();
-        }
-        got
-    }
-
-    #[inline]
-    fn release(&self, granted: u32, stats: &Counters) -> shm_core::Result<()> {
-        let q = &self.queue;
-        match &self.protocol {
-            Protocol::Queue => q.release(self.rank(), granted, stats).map(drop),
-            Protocol::Ticket => ticket::release(&q.backing, q.root, granted, stats),
-            Protocol::Batched(batch) => batch.release(q, granted, stats),
-        }
-    }
-
-    fn is_locked(&self) -> shm_core::Result<bool> {
-        let q = &self.queue;
-        match &self.protocol {
-            Protocol::Ticket => ticket::is_locked(&q.backing, q.root),
-            Protocol::Queue | Protocol::Batched(_) => Ok(q.backing.words().load(q.root, TAIL)? > 0),
-        }
-    }
 }
 
 fn level_name(level: mpi::Threading) -> Option<&'static str> {
@@ -572,97 +505,4 @@ impl Drop for MpiLock {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-
-    #[test]
-    fn local_lock_and_try_lock() {
-        let lock = MpiLock::local();
-        assert!(lock.is_local());
-        assert_eq!((lock.rank(), lock.size(), lock.root()), (0, 1, None));
-        assert!(!lock.is_held());
-        let g = lock.lock().unwrap();
-        assert!(lock.is_held() && lock.is_locked().unwrap());
-        assert_eq!(g.ticket(), 1);
-        // Not reentrant: an error, not a deadlock.
-        assert_eq!(lock.lock().unwrap_err(), LockError::AlreadyHeld);
-        assert_eq!(lock.try_lock().unwrap_err(), LockError::AlreadyHeld);
-        std::thread::scope(|s| {
-            s.spawn(|| assert!(lock.try_lock().unwrap().is_none()));
-        });
-        g.unlock().unwrap();
-        assert!(!lock.is_held());
-        let g = lock.try_lock().unwrap().expect("free");
-        assert_eq!(g.ticket(), 2);
-        drop(g);
-        let stats = lock.stats();
-        assert_eq!(stats.acquisitions, 2);
-        assert_eq!(stats.failed_tries, 1);
-        assert_eq!(stats.remote_ops, 0);
-        lock.close().unwrap();
-    }
-
-    #[test]
-    fn recursive_local_lock_releases_with_its_last_guard() {
-        let lock = MpiLock::local_recursive();
-        assert!(lock.is_recursive());
-        let outer = lock.lock().unwrap();
-        let inner = lock.try_lock().unwrap().expect("re-entered");
-        assert_eq!(inner.ticket(), outer.ticket());
-        // Released in either order: the lock goes with the last guard.
-        drop(outer);
-        assert!(lock.is_held());
-        std::thread::scope(|s| {
-            s.spawn(|| assert!(lock.try_lock().unwrap().is_none()));
-        });
-        drop(inner);
-        assert!(!lock.is_held());
-        std::thread::scope(|s| {
-            s.spawn(|| assert!(lock.try_lock().unwrap().is_some()));
-        });
-        assert_eq!(lock.stats().acquisitions, 2);
-    }
-
-    #[test]
-    fn local_lock_excludes_threads() {
-        let lock = MpiLock::local();
-        let inside = AtomicUsize::new(0);
-        let mut counter = 0u64;
-        let counter_ptr = std::sync::Mutex::new(&mut counter);
-        std::thread::scope(|s| {
-            for _ in 0..4 {
-                s.spawn(|| {
-                    for _ in 0..500 {
-                        let g = lock.lock().unwrap();
-                        assert_eq!(inside.fetch_add(1, Ordering::SeqCst), 0);
-                        **counter_ptr.try_lock().expect("the MpiLock excludes") += 1;
-                        assert_eq!(inside.fetch_sub(1, Ordering::SeqCst), 1);
-                        drop(g);
-                    }
-                });
-            }
-        });
-        assert_eq!(counter, 2000);
-        assert_eq!(lock.stats().acquisitions, 2000);
-    }
-
-    #[test]
-    fn leaked_local_guard_is_reported_at_close() {
-        let lock = MpiLock::local();
-        std::mem::forget(lock.lock().unwrap());
-        assert_eq!(
-            lock.close().unwrap_err(),
-            LockError::HeldAtClose { rank: 0 }
-        );
-    }
-
-    #[test]
-    fn thread_tokens_differ() {
-        let here = thread_token();
-        assert_ne!(here, 0);
-        assert_eq!(here, thread_token());
-        let there = std::thread::spawn(thread_token).join().unwrap();
-        assert_ne!(here, there);
-    }
-}
+mod tests;
