@@ -13,6 +13,8 @@
 # two load one MPI library (the package checks it at import).
 # PY_PROFILE=release builds the extension optimised (for benchmarks); the
 # default, debug, reuses the test build's dependencies and builds faster.
+# PY_MPI4PY_CFLAGS are the C flags of the mpi4py build (make test-python
+# passes -O0).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -40,7 +42,11 @@ setup() {
     echo "python.sh: pip install numpy pytest maturin, and mpi4py built with MPICC=$MPICC"
     "$PY" -m pip install --quiet --upgrade pip
     "$PY" -m pip install --quiet numpy pytest "maturin>=1.7,<2"
-    "$PY" -m pip install --quiet --no-binary mpi4py "mpi4py>=4"
+    # --no-cache-dir: pip caches the wheel it builds from the sdist under the
+    # sdist's name, whatever MPICC was; another venv would get that MPI's.
+    # PY_MPI4PY_CFLAGS=-O0 (make test-python) compiles mpi4py's large generated
+    # MPI.c in a fraction of the time; its speed does not matter to tests.
+    CFLAGS="${PY_MPI4PY_CFLAGS:-}" "$PY" -m pip install --quiet --no-cache-dir --no-binary mpi4py "mpi4py>=4"
   fi
   local flags=()
   [ "$PROFILE" = release ] && flags+=(--release)
@@ -60,7 +66,7 @@ launch() {
 run_tests() {
   for n in 1 2 4; do
     echo "=== python tests on $MPI, $n ranks ==="
-    launch "$n" "$PY" -m pytest -q -p no:cacheprovider -x python/tests
+    launch "$n" "$PY" -m pytest -q --color=no -p no:cacheprovider -x python/tests
   done
 }
 
@@ -79,10 +85,19 @@ pshmem_tests() {
   rm -rf "$shim"; mkdir -p "$shim"
   cp python/tests/pshmem_shim/*.py "$shim/"
   cp "$src/test.py" "$shim/test.py"
+  cp "$src"/pshmem-*/test_scripts/readme_test.py "$DIR/readme_test.py"
   for n in 1 2 4; do
     echo "=== pshmem $PSHMEM test.py on $MPI, $n ranks (against rma_toolkit) ==="
     PYTHONPATH=$DIR/shim launch "$n" "$PY" -c 'import pshmem.test; pshmem.test.run()'
   done
+  # pshmem's README example prints the same with pshmem itself and with us
+  # (lines sorted: the ranks' output interleaves differently run to run).
+  "$PY" -m pip install --quiet --no-deps "$PSHMEM"
+  echo "=== pshmem's README example on $MPI, 4 ranks: pshmem and rma_toolkit print the same ==="
+  launch 4 "$PY" "$DIR/readme_test.py" | sort >"$DIR/readme.pshmem"
+  PYTHONPATH=$DIR/shim launch 4 "$PY" "$DIR/readme_test.py" | sort >"$DIR/readme.ours"
+  diff "$DIR/readme.pshmem" "$DIR/readme.ours"
+  echo "same output ($(wc -l <"$DIR/readme.ours") lines)"
 }
 
 case $ACTION in
