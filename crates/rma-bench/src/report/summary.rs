@@ -238,6 +238,14 @@ mod tests {
         }
     }
 
+    /// A row of a count (no size).
+    fn counted(op: (&str, &str, &str), ranks: i32, count: f64) -> Row {
+        Row {
+            count: Some(count),
+            ..row(op, ranks, None)
+        }
+    }
+
     #[test]
     fn lines_keep_their_format() {
         let million = Some(1_000_000);
@@ -254,18 +262,9 @@ mod tests {
                 median_us: Some(1.0),
                 ..row(("mpi-lock", "lock-unlock-contended", "ours"), 4, None)
             },
-            Row {
-                count: Some(2.5),
-                ..row(("mpi-lock", "remote-ops-per-acquire", "ours"), 2, None)
-            },
-            Row {
-                count: Some(0.9),
-                ..row(("pool", "load-balance", "ours"), 4, None)
-            },
-            Row {
-                count: Some(0.6),
-                ..row(("pool", "load-balance", "pympipool"), 4, None)
-            },
+            counted(("mpi-lock", "remote-ops-per-acquire", "ours"), 2, 2.5),
+            counted(("pool", "load-balance", "ours"), 4, 0.9),
+            counted(("pool", "load-balance", "pympipool"), 4, 0.6),
             Row {
                 median_us: Some(5.0),
                 ..row(("pool", "empty-task-throughput", "ours"), 4, Some(2_000))
