@@ -43,3 +43,17 @@ fi
 
 echo "bench-peers: ${RUN[*]} -np $NP $VENV/bin/python bench/peers.py --out $CSV $*"
 "${RUN[@]}" -np "$NP" "$VENV/bin/python" bench/peers.py --out "$CSV" "$@"
+
+# pympipool's pool (issue 15, bench/peers_pool.py): a serial Python program
+# that starts its own workers (workers = NP - 1, as ours at NP ranks). If
+# pympipool does not install or start, say why and go on: no pympipool rows.
+if ! "$VENV/bin/python" -c 'from pympipool import Executor' 2>/dev/null; then
+  echo "bench-peers: pip install pympipool==0.9.1 executorlib==0.0.1 (0.9.1 is executorlib's Executor; later executorlib has none)"
+  "$VENV/bin/python" -m pip install --quiet --no-binary mpi4py "pympipool==0.9.1" "executorlib==0.0.1" \
+    || echo "bench-peers: pympipool did not install (above); no pympipool rows"
+fi
+POOL_ARGS=(--out "$CSV" --workers $((NP - 1)))
+for arg in "$@"; do [ "$arg" = --quick ] && POOL_ARGS+=(--quick); done
+echo "bench-peers: $VENV/bin/python bench/peers_pool.py ${POOL_ARGS[*]}"
+"$VENV/bin/python" bench/peers_pool.py "${POOL_ARGS[@]}" \
+  || echo "bench-peers: pympipool's pool did not run (above); no pympipool rows"
