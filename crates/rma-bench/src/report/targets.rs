@@ -175,8 +175,41 @@ const fn pympipool(
     }
 }
 
+/// Our Python package (`python/`, rows of impl `python` that bench-peers
+/// measures through `rma_toolkit.pshmem`) against pshmem itself, through the
+/// same Python calls: the gain a pshmem user sees without leaving Python.
+const fn python_vs_pshmem(
+    title: &'static str,
+    suite: &'static str,
+    op: &'static str,
+    size: Option<usize>,
+) -> Target {
+    Target {
+        title,
+        ours: Series {
+            suite,
+            op,
+            implementation: "python",
+            size,
+        },
+        baseline: Some(Baseline {
+            series: Series {
+                suite,
+                op,
+                implementation: "pshmem",
+                size,
+            },
+            label: "pshmem",
+            if_missing: IfMissing::NotMeasuredBecause("no pshmem row; run make bench-peers"),
+        }),
+        goal: Goal::FasterAtLeast(1.0),
+        ranks: Ranks::Only(4),
+        not_measured: "no python row; run make bench-peers",
+    }
+}
+
 /// The targets, in the order of the summary.
-pub const TARGETS: [Target; 22] = [
+pub const TARGETS: [Target; 26] = [
     Target {
         title: "MpiShared::set 10^6 f64, throughput vs memcpy",
         ours: ours("shm-core", "set", MILLION),
@@ -355,6 +388,30 @@ pub const TARGETS: [Target; 22] = [
         "load-balance",
         None,
         Goal::CountAtLeast(1.0),
+    ),
+    python_vs_pshmem(
+        "Python MPIShared.set 1 element vs pshmem",
+        "shm-core",
+        "set",
+        Some(1),
+    ),
+    python_vs_pshmem(
+        "Python MPIShared.set 10^6 float64 vs pshmem",
+        "shm-core",
+        "set",
+        MILLION,
+    ),
+    python_vs_pshmem(
+        "Python MPILock uncontended vs pshmem",
+        "mpi-lock",
+        "lock-unlock-uncontended",
+        None,
+    ),
+    python_vs_pshmem(
+        "Python MPILock contended vs pshmem",
+        "mpi-lock",
+        "lock-unlock-contended",
+        None,
     ),
 ];
 
