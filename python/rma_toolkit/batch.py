@@ -13,9 +13,10 @@ import os
 import numpy as np
 
 from . import _native
+from ._closing import Closing
 
 
-class MPIBatch:
+class MPIBatch(Closing):
     """Tasks ``0..n_task`` handed to workers of ``worker_size`` processes.
 
     Args:
@@ -253,16 +254,3 @@ class MPIBatch:
         if self._worker_comm is not None:
             self._worker_comm.Free()
             self._worker_comm = None
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:
-            pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-        return False

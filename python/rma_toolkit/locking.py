@@ -1,9 +1,10 @@
 """MPILock: pshmem's communicator-wide mutex, on the toolkit's FIFO lock."""
 
 from . import _native
+from ._closing import Closing
 
 
-class MPILock:
+class MPILock(Closing):
     """A mutex over the processes of ``comm``, granted in request order.
 
     Args:
@@ -45,10 +46,3 @@ class MPILock:
         """Free the lock (collective); a hold still taken is released."""
         if self._native is not None:
             self._native.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-        return False

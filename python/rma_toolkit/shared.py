@@ -13,6 +13,7 @@ import numbers
 import numpy as np
 
 from . import _native
+from ._closing import Closing
 from .errors import InvalidArgumentError
 
 # Element types the Rust side stores.
@@ -61,7 +62,7 @@ def _offset_from_key(key, ndim):
     return offset
 
 
-class MPIShared:
+class MPIShared(Closing):
     """A shared array of ``shape`` and ``dtype`` over ``comm``.
 
     Args:
@@ -211,19 +212,6 @@ class MPIShared:
         self._data = None
         if self._native is not None:
             self._native.close()
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:
-            pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-        return False
 
     def __repr__(self):
         val = "<MPIShared"

@@ -1,9 +1,10 @@
 """The sync toolkit's counter and semaphore (mpi4py.util.sync's names)."""
 
 from . import _native
+from ._closing import Closing
 
 
-class Counter:
+class Counter(Closing):
     """An atomic counter over ``comm``: each ``next()``, on any rank, returns
     the next of ``start, start + step, ...`` (one MPI fetch-and-add).
 
@@ -28,13 +29,6 @@ class Counter:
     def close(self):
         """Free the counter (collective)."""
         self._native.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-        return False
 
 
 class Semaphore:
