@@ -149,13 +149,15 @@ mod value;
 // The machinery, one job each.
 mod alloc; // the host allocator: bitmaps, extents, the allocation lock
 mod bulk; // map, filter and reduce in one pass, chunk by chunk
+mod direct; // loads and stores to co-located hosts' data
 mod hosts; // the hosts' windows and the variables' words in them
+mod in_place; // map, filter and reduce in place on co-located hosts
 mod layout; // where everything is in a host's window
 mod placement; // where a variable's elements are, and its cache
 mod protocol; // pin, exclusive, free, drain, publish on the state word
 mod state; // the state word of a descriptor
 
-pub use config::Config;
+pub use config::{Access, Config};
 pub use error::{Error, Result};
 pub use memory::{init_memory, init_memory_with, DistributedMemory};
 pub use value::{Extent, Value, Var};

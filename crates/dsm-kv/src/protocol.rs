@@ -15,7 +15,6 @@ use crate::placement::Placement;
 use crate::state::{Flags, State, Update};
 use crate::value::Var;
 use shm_core::sync::poll;
-use shm_core::window::Rma;
 use std::rc::Rc;
 
 /// What one look at a descriptor, without pinning it, found.
