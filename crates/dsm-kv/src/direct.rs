@@ -61,7 +61,7 @@ impl Direct {
             .ok()
             .and_then(|h| self.segments.get(h).copied())
             .ok_or_else(|| Error::Corrupted(format!("no host {host}")))?;
-        if disp.checked_add(len).is_none_or(|end| end > words) {
+        if disp.checked_add(len).map_or(true, |end| end > words) {
             return Err(Error::Corrupted(format!(
                 "words {disp}..{} are outside host {host}'s {words}",
                 disp.saturating_add(len)

@@ -11,12 +11,17 @@
 //! elements: it copies them into a local buffer a chunk at a time and folds
 //! the buffer.
 
-use crate::bulk::{pieces, CHUNK};
+use crate::bulk::pieces;
 use crate::direct::Direct;
 use crate::error::Result;
 use crate::layout::WindowLayout;
 use crate::placement::Placement;
 use shm_core::window::LockedSharedWindow;
+
+/// Elements per chunk of [`fold`]: 32 KiB, which stays in a core's L1 cache
+/// between the copy and the fold (the copy is all the memory traffic there
+/// is, so a smaller buffer than [`CHUNK`] serves better).
+const FOLD_CHUNK: usize = 1 << 12;
 
 /// Folds the elements in list order, a chunk at a time.
 pub(crate) fn fold<T>(
@@ -27,11 +32,11 @@ pub(crate) fn fold<T>(
     init: T,
     mut f: impl FnMut(T, i64) -> T,
 ) -> Result<T> {
-    let mut buf = vec![0i64; CHUNK.min(placement.len)];
+    let mut buf = vec![0i64; FOLD_CHUNK.min(placement.len)];
     let mut acc = init;
     Direct::begin(win)?;
-    for from in (0..placement.len).step_by(CHUNK) {
-        let chunk = &mut buf[..CHUNK.min(placement.len - from)];
+    for from in (0..placement.len).step_by(FOLD_CHUNK) {
+        let chunk = &mut buf[..FOLD_CHUNK.min(placement.len - from)];
         for (host, slot, at, n) in pieces(placement, from, chunk.len()) {
             direct.copy_out(host, layout.data_slot(slot), &mut chunk[at..at + n])?;
         }
