@@ -9,16 +9,22 @@ mod common;
 use dsm_kv::{Access, Config, DistributedMemory, Error, Value, Var};
 use mpi::topology::SimpleCommunicator;
 use mpi::traits::*;
+use proptest::prelude::Rng as _;
+use proptest::test_runner::{RngAlgorithm, TestRng};
 
-/// A small deterministic generator (xorshift).
-struct Rng(u64);
+/// A deterministic generator per seed (proptest's ChaCha).
+struct Rng(TestRng);
 
 impl Rng {
+    fn new(seed: u64) -> Rng {
+        let mut bytes = [0u8; 32];
+        bytes[..8].copy_from_slice(&seed.to_le_bytes());
+        Rng(TestRng::from_seed(RngAlgorithm::ChaCha, &bytes))
+    }
+
+    /// A number in `0..n` (0 when `n` is 0).
     fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n.max(1)
+        self.0.random_range(0..n.max(1))
     }
 }
 
@@ -36,7 +42,7 @@ fn both_paths(world: &SimpleCommunicator, slots: usize) -> [DistributedMemory; 2
 /// One rank's random sequence on its own variables, against its model.
 /// Returns the variables left and their values.
 fn own_sequence(mem: &DistributedMemory, seed: u64, steps: usize) -> Vec<(Var, Value)> {
-    let mut rng = Rng(seed);
+    let mut rng = Rng::new(seed);
     let mut vars: Vec<(Var, Value)> = Vec::new();
     for step in 0..steps {
         let pick = |rng: &mut Rng, n: usize| rng.below(n as u64) as usize;

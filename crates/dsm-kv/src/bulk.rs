@@ -17,7 +17,6 @@
 use crate::direct::Direct;
 use crate::error::Result;
 use crate::hosts::Hosts;
-use crate::in_place;
 use crate::placement::Placement;
 
 /// Elements per chunk: 256 KiB, which stays in a core's L2 cache between
@@ -92,8 +91,8 @@ impl Hosts {
         init: T,
         mut f: impl FnMut(T, i64) -> T,
     ) -> Result<T> {
-        if let Some((win, direct)) = self.direct() {
-            return in_place::fold(win, direct, &self.layout, placement, init, f);
+        if let Some(in_place) = self.in_place() {
+            return in_place.fold(placement, init, f);
         }
         let mut buf = vec![0i64; CHUNK.min(placement.len)];
         let mut acc = init;
@@ -112,8 +111,8 @@ impl Hosts {
         placement: &Placement,
         mut f: impl FnMut(i64) -> i64,
     ) -> Result<()> {
-        if let Some((win, direct)) = self.direct() {
-            return in_place::map(win, direct, &self.layout, placement, f);
+        if let Some(in_place) = self.in_place() {
+            return in_place.map(placement, f);
         }
         let mut buf = vec![0i64; CHUNK.min(placement.len)];
         for from in (0..placement.len).step_by(CHUNK) {
@@ -136,8 +135,8 @@ impl Hosts {
         placement: &Placement,
         mut keep: impl FnMut(i64) -> bool,
     ) -> Result<usize> {
-        if let Some((win, direct)) = self.direct() {
-            return in_place::compact(win, direct, &self.layout, placement, keep);
+        if let Some(in_place) = self.in_place() {
+            return in_place.compact(placement, keep);
         }
         let mut buf = vec![0i64; CHUNK.min(placement.len)];
         let mut kept = 0;

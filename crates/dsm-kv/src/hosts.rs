@@ -18,6 +18,7 @@ use crate::bulk::pieces;
 use crate::config::Access;
 use crate::direct::Direct;
 use crate::error::{Error, Result};
+use crate::in_place::InPlace;
 use crate::layout::{
     extent_link, unpack_extent, WindowLayout, FIRST, FIRST_LEN, INT_SLOT, LEN, STATE,
 };
@@ -108,6 +109,15 @@ impl Hosts {
             HostWindows::Shared(win, Some(direct)) => Some((win, direct)),
             _ => None,
         }
+    }
+
+    /// The direct path's view, for the bulk operations in place.
+    pub(crate) fn in_place(&self) -> Option<InPlace<'_>> {
+        self.direct().map(|(win, direct)| InPlace {
+            win,
+            direct,
+            layout: &self.layout,
+        })
     }
 
     /// `true` when the data moves by loads and stores.
