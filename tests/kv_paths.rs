@@ -203,3 +203,16 @@ mpi_test!(fn a_bad_access_setting_is_an_error_on_every_rank(world, 3) {
     assert!(!mem.is_direct());
     mem.close().unwrap();
 });
+
+mpi_test!(fn ranks_asking_for_different_paths_all_take_rma(world, 3) {
+    let access = if world.rank() == 2 { Access::Rma } else { Access::Auto };
+    let mem = DistributedMemory::with_access(world, Config::new(8), access).unwrap();
+    assert!(!mem.is_direct());
+    if mem.is_master() {
+        let var = mem.add(vec![1, 2, 3]).unwrap();
+        mem.map(&var, |x| x * 2).unwrap();
+        assert_eq!(mem.read(&var).unwrap(), Value::List(vec![2, 4, 6]));
+        mem.free(var).unwrap();
+    }
+    mem.close().unwrap();
+});

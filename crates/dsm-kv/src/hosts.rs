@@ -81,14 +81,21 @@ impl Hosts {
         access: Access,
     ) -> Result<Hosts> {
         let len = if comm.rank() == 0 { 0 } else { layout.total };
-        let one_node = access == Access::Auto && comm.split_shared(0)?.size() == comm.size();
+        // Every step below is collective or agreed, so that no rank takes a
+        // path (or enters a collective call) alone.
+        let node_size = comm.split_shared(0)?.size();
+        let one_node = access == Access::Auto && node_size == comm.size();
         let win = if all(comm, one_node)? {
             let win = SharedWindow::<i64>::allocate_shared(comm.communicator(), len)?
                 .into_locked(true)?;
-            let unified = win.memory_model()? == MemoryModel::Unified;
-            let direct = match all(comm, unified)? {
-                true => Some(Direct::of(&win)?),
-                false => None,
+            // A rank that cannot tell the model, or map a segment, keeps
+            // every rank on RMA.
+            let unified = matches!(win.memory_model(), Ok(MemoryModel::Unified));
+            let direct = unified.then(|| Direct::of(&win).ok()).flatten();
+            let direct = if all(comm, direct.is_some())? {
+                direct
+            } else {
+                None
             };
             HostWindows::Shared(win, direct)
         } else {
