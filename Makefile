@@ -11,6 +11,12 @@
 #                        make test-mpi MPI=site)
 #   make test-openmpi    the same as make test-mpi MPI=openmpi (and so on)
 #   make demo            the main examples under mpirun
+#   make python          the Python package (python/) in a virtualenv with
+#                        mpi4py, both built against Open MPI (PYMPI=mpich for
+#                        MPICH): target/py/openmpi/venv
+#   make test-python     our pytest suite and pshmem 1.3.5's own test.py
+#                        against the package, at 1, 2 and 4 ranks, on
+#                        Open MPI and MPICH (part of make test)
 #
 # scripts/mpi.sh holds the table of builds: how each is installed, its
 # compiler wrapper and launcher, its own target directory (rsmpi's mpi-sys
@@ -24,12 +30,12 @@ OPENMPI := scripts/mpi.sh run openmpi
 MPICH := scripts/mpi.sh run mpich
 LAUNCH_OPENMPI := scripts/mpi.sh launch openmpi
 
-.PHONY: deps test test-mpi $(addprefix test-,$(MPIS)) test-large lint package demo build clean
+.PHONY: deps test test-mpi $(addprefix test-,$(MPIS)) test-large lint package demo build clean python test-python
 
 deps:
 	@scripts/install-deps.sh
 
-test: deps lint package $(addprefix test-,$(MPIS)) test-multinode
+test: deps lint package $(addprefix test-,$(MPIS)) test-python test-multinode
 	@echo "make test: all tests passed on $(MPIS) (and across test hosts, unless skipped above)"
 
 test-mpi: deps
@@ -37,6 +43,20 @@ test-mpi: deps
 
 $(addprefix test-,$(MPIS)): test-%: deps
 	scripts/mpi.sh run $* scripts/test-suite.sh
+
+# The Python package: built by maturin against one MPI, with mpi4py built
+# from source against the same one (scripts/python.sh).
+PYMPI ?= openmpi
+PY_MPIS := openmpi mpich
+
+python: deps
+	scripts/python.sh $(PYMPI) setup
+	@echo "make python: activate with: source target/py/$(PYMPI)/venv/bin/activate"
+
+test-python: deps
+	@for m in $(PY_MPIS); do \
+	  PY_MPI4PY_CFLAGS=-O0 scripts/python.sh $$m setup && scripts/python.sh $$m test && \
+	  scripts/python.sh $$m pshmem || exit 1; done
 
 # The tests too slow for every run (a 2 GiB shared array, 10,000 arrays
 # alive on 4 ranks), on Debian's two implementations.
@@ -48,6 +68,8 @@ lint: deps
 	$(OPENMPI) cargo fmt --all -- --check
 	$(OPENMPI) cargo clippy --workspace --all-targets -- -D warnings
 	$(OPENMPI) env RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
+	$(OPENMPI) cargo fmt --manifest-path python/Cargo.toml -- --check
+	$(OPENMPI) cargo clippy --manifest-path python/Cargo.toml --all-targets -- -D warnings
 
 # The library crates as users get them: packaged and built from the packages
 # (cargo publish --dry-run, in dependency order); documented as docs.rs does
@@ -109,7 +131,7 @@ bench: deps bench-font
 	$(OPENMPI) env CARGO_TARGET_DIR=$(BENCH_TARGET) cargo build --release -p rma-bench
 	@mkdir -p $(BENCH_DIR)
 	@if [ -f $(BENCH_CSV) ]; then \
-	  grep -E '^suite,|^[^,]*,[^,]*,(pshmem|mpi4py),' $(BENCH_CSV) > $(BENCH_CSV).keep || true; \
+	  grep -E '^suite,|^[^,]*,[^,]*,(pshmem|mpi4py|python|pympipool),' $(BENCH_CSV) > $(BENCH_CSV).keep || true; \
 	  mv $(BENCH_CSV).keep $(BENCH_CSV); fi
 	$(LAUNCH_OPENMPI) 2 $(BENCH_BIN) --suite all --out $(BENCH_CSV)
 	$(LAUNCH_OPENMPI) 4 $(BENCH_BIN) --suite all --out $(BENCH_CSV)
@@ -118,7 +140,7 @@ bench: deps bench-font
 	$(BENCH_BIN) report $(BENCH_CSV)
 
 bench-peers: deps
-	MPICC=mpicc.openmpi MPIRUN="mpirun.openmpi --oversubscribe" BENCH_CSV=$(BENCH_CSV) bench/peers.sh
+	$(OPENMPI) env BENCH_CSV=$(BENCH_CSV) bench/peers.sh
 	@if [ -x $(BENCH_BIN) ]; then $(BENCH_BIN) report $(BENCH_CSV); \
 	else echo "bench-peers: run 'make bench' for our rows and the report"; fi
 

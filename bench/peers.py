@@ -17,6 +17,9 @@ Rows:
                                   takes a root (MPILock)
   mpi-lock,lock-unlock-contended,pshmem / mpi4py
                                   every rank locks and unlocks in a loop
+  shm-core,set,python and mpi-lock,lock-unlock-*,python
+                                  the same through our Python package
+                                  (rma_toolkit.pshmem), when it is installed
   mpi-lock,counter-next,mpi4py    mpi4py.util.sync.Counter.next from rank 0 (one
   raw,fop-flush,mpi4py            MPI_Fetch_and_op + flush on the counter's root,
                                   the last rank)
@@ -120,7 +123,18 @@ class Harness:
 def bench_pshmem(h, comm):
     from pshmem import MPILock, MPIShared
 
-    h.progress("set (pshmem)")
+    bench_pshmem_api(h, comm, MPIShared, MPILock, "pshmem")
+
+
+def bench_python(h, comm):
+    """Our Python package through pshmem's API (rma_toolkit.pshmem)."""
+    from rma_toolkit.pshmem import MPILock, MPIShared
+
+    bench_pshmem_api(h, comm, MPIShared, MPILock, "python")
+
+
+def bench_pshmem_api(h, comm, MPIShared, MPILock, impl):
+    h.progress(f"set ({impl})")
     for n in (1, 1_000_000):
         shm = MPIShared((n,), np.float64, comm)
         data = np.arange(n, dtype=np.float64) if h.rank == 0 else None
@@ -131,9 +145,9 @@ def bench_pshmem(h, comm):
         samples = h.measure("all-barrier", h.plan(n), op)
         assert shm[n - 1] == n - 1
         shm.close()
-        h.record("shm-core", "set", "pshmem", n, samples, "max", n * 8)
+        h.record("shm-core", "set", impl, n, samples, "max", n * 8)
 
-    h.progress("lock-unlock-uncontended (pshmem)")
+    h.progress(f"lock-unlock-uncontended ({impl})")
     lock = MPILock(comm, root=h.size - 1)
 
     def lock_unlock():
@@ -141,10 +155,10 @@ def bench_pshmem(h, comm):
         lock.unlock()
 
     samples = h.measure("rank0", h.plan(), lock_unlock)
-    h.record("mpi-lock", "lock-unlock-uncontended", "pshmem", None, samples, "rank0")
-    h.progress("lock-unlock-contended (pshmem)")
+    h.record("mpi-lock", "lock-unlock-uncontended", impl, None, samples, "rank0")
+    h.progress(f"lock-unlock-contended ({impl})")
     samples = h.measure("all", h.plan(slow=True), lock_unlock)
-    h.record("mpi-lock", "lock-unlock-contended", "pshmem", None, samples, "pool")
+    h.record("mpi-lock", "lock-unlock-contended", impl, None, samples, "pool")
     comm.Barrier()
     lock.close()
 
@@ -218,11 +232,18 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", help="append CSV rows to this file")
     parser.add_argument("--quick", action="store_true", help="tiny iteration counts")
-    parser.add_argument("--only", choices=["pshmem", "mpi4py"], help="run one peer")
+    parser.add_argument("--only", choices=["pshmem", "mpi4py", "python"], help="run one peer")
     args = parser.parse_args()
     comm = MPI.COMM_WORLD
     h = Harness(comm, args.quick)
     peers = [("pshmem", bench_pshmem, 3), ("mpi4py", bench_mpi4py, 6)]
+    try:
+        import rma_toolkit  # noqa: F401
+
+        peers.append(("python", bench_python, 3))
+    except ImportError as e:
+        if h.rank == 0:
+            print(f"peers: no rma_toolkit rows ({e})", file=sys.stderr, flush=True)
     peers = [p for p in peers if args.only in (None, p[0])]
     h.steps = sum(p[2] for p in peers)
     for _name, fn, _steps in peers:

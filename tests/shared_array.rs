@@ -230,3 +230,23 @@ mpi_test!(
         assert_eq!(shm.view()[n - 1], 1);
     }
 );
+
+mpi_test!(fn a_rejected_slab_fails_the_write_on_every_rank(world, 4) {
+    // What a binding passes when the source's data cannot become a view
+    // (a numpy array of another dtype): every rank gets the same error and
+    // nothing is written; the array stays usable.
+    let mut shm = MpiShared::<i64>::new(&[4], world).unwrap();
+    let slab = if world.rank() == 2 {
+        Slab::rejected("input data type (<f4) incompatible with buffer (int64)")
+    } else {
+        Slab::none()
+    };
+    let err = shm.set(slab.clone(), &[0], 2).unwrap_err();
+    assert!(err.to_string().contains("rank 2") && err.to_string().contains("<f4"), "{err}");
+    let err = shm.assign(slab, &[0]).unwrap_err();
+    assert!(err.to_string().contains("<f4"), "{err}");
+    assert!(shm.view().iter().all(|&x| x == 0));
+    let data = [7i64; 4];
+    shm.set((world.rank() == 2).then_some(&data[..]).map(Slab::from).unwrap_or_else(Slab::none), &[0], 2).unwrap();
+    assert!(shm.view().iter().all(|&x| x == 7));
+});

@@ -11,6 +11,13 @@ use mpi::traits::*;
 use shm_core::OwnedComm;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
+/// How many chunks a leader may hold at once: the one it runs and one
+/// queued behind it, so that it starts the next as soon as it has reported
+/// the last, without waiting for the driver's answer (the round trip is
+/// hidden behind the running chunk). Each leader starts by asking this many
+/// times.
+pub(crate) const CHUNKS_PER_LEADER: usize = 2;
+
 /// What the driver knows about a task until its outcome is taken.
 struct Label {
     /// The index (map) or submission number (submit) errors name.
@@ -26,10 +33,10 @@ pub(crate) struct Scheduler {
     leaders: Vec<i32>,
     chunk_size: usize,
     pending: VecDeque<Job>,
-    /// Leaders that asked for work while none was pending.
+    /// One entry per request that found no pending work: a leader that
+    /// may be sent a chunk (it appears once per chunk it may take, up to
+    /// [`CHUNKS_PER_LEADER`] times).
     idle: Vec<i32>,
-    /// Leaders that hold a chunk.
-    busy: HashSet<i32>,
     labels: HashMap<u64, Label>,
     outcomes: HashMap<u64, std::result::Result<Vec<u8>, Failure>>,
     /// Futures dropped before their outcome arrived.
@@ -50,7 +57,6 @@ impl Scheduler {
             chunk_size,
             pending: VecDeque::new(),
             idle: Vec::new(),
-            busy: HashSet::new(),
             labels: HashMap::new(),
             outcomes: HashMap::new(),
             abandoned: HashSet::new(),
@@ -107,7 +113,7 @@ impl Scheduler {
     /// Serves requests until `done` holds (through the toolkit's polling
     /// loop: back-off, and `RMA_WAIT_DEADLINE`).
     pub(crate) fn wait_until(&mut self, mut done: impl FnMut(&Self) -> bool) -> Result<()> {
-        shm_core::sync::poll(None, || -> Result<_> {
+        shm_core::sync::poll_with(crate::worker::backoff(), None, || -> Result<_> {
             self.serve_arrived()?;
             Ok(done(self).then_some(()))
         })
@@ -157,15 +163,15 @@ impl Scheduler {
     }
 
     /// Waits until every queued task has run and every leader has asked for
-    /// more, then stops them all. Idempotent.
+    /// more as often as it may (so none holds a chunk), then stops them
+    /// all. Idempotent.
     pub(crate) fn close(&mut self) -> Result<()> {
         if self.closed {
             return Ok(());
         }
         // A broken pool fails the wait at once, and still stops the workers.
-        let leaders = self.leaders.len();
-        let drained = self
-            .wait_until(|s| s.pending.is_empty() && s.busy.is_empty() && s.idle.len() == leaders);
+        let requests = self.leaders.len() * CHUNKS_PER_LEADER;
+        let drained = self.wait_until(|s| s.pending.is_empty() && s.idle.len() == requests);
         self.closed = true;
         // After a failed wait, stop every leader anyway: a busy one reads
         // the stop after reporting its chunk (a small, eager send), so no
@@ -202,7 +208,6 @@ impl Scheduler {
     fn serve_arrived_unchecked(&mut self) -> Result<()> {
         while let Some((leader, bytes)) = self.receive_request() {
             let Ready(outcomes) = wire::decode(&bytes, "decode a request")?;
-            self.busy.remove(&leader);
             *self.tasks_run.entry(leader).or_default() += outcomes.len() as u64;
             for outcome in outcomes {
                 if !self.abandoned.remove(&outcome.id) {
@@ -225,7 +230,10 @@ impl Scheduler {
         Some((status.source_rank(), bytes))
     }
 
-    /// Sends a chunk of pending tasks to each idle leader while both last.
+    /// Sends a chunk of pending tasks for each idle entry while both last
+    /// (the entries are popped last first, so the leader that asked last
+    /// is served first; every leader is served in turn when work is
+    /// plenty).
     fn hand_out_to_idle(&mut self) -> Result<()> {
         while !self.pending.is_empty() {
             let Some(leader) = self.idle.pop() else { break };
@@ -236,7 +244,6 @@ impl Scheduler {
                 .communicator()
                 .process_at_rank(leader)
                 .send_with_tag(&bytes[..], TAG_ORDER);
-            self.busy.insert(leader);
         }
         Ok(())
     }

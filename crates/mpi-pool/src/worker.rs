@@ -12,16 +12,33 @@
 use crate::catch::{run_catching, TaskPanicHook};
 use crate::error::{FailureKind, Result};
 use crate::registry::Registry;
+use crate::scheduler::CHUNKS_PER_LEADER;
 use crate::wire::{self, Failure, Job, Order, Outcome, Ready, TAG_ORDER, TAG_OUTCOMES, TAG_READY};
 use mpi::topology::SimpleCommunicator;
 use mpi::traits::*;
+use shm_core::backoff::Backoff;
 use shm_core::OwnedComm;
+use std::time::Duration;
+
+/// How long a waiter of the pool yields before the back-off's sleeps: the
+/// answers it waits for (an order after a request, a chunk's outcomes)
+/// usually come within a round trip of a few µs, and a sleep costs at least
+/// the kernel's timer slack (about 50 µs); when both sides of the exchange
+/// sleep, every task paid it (about 200 µs per task with one worker and
+/// chunks of 1). Yielding gives the core away to any process that wants it,
+/// so oversubscribed ranks lose little.
+const ROUND_TRIP_WINDOW: Duration = Duration::from_micros(100);
+
+/// The back-off of the pool's waits (see [`ROUND_TRIP_WINDOW`]).
+pub(crate) fn backoff() -> Backoff {
+    Backoff::yielding_for(ROUND_TRIP_WINDOW)
+}
 
 /// Waits (through the toolkit's polling loop, so `RMA_WAIT_DEADLINE`
 /// applies) for a message with `tag` from `source` and receives it.
 pub(crate) fn receive(comm: &OwnedComm, source: i32, tag: i32) -> Result<Vec<u8>> {
     let from = comm.communicator().process_at_rank(source);
-    shm_core::sync::poll(None, || -> Result<_> {
+    shm_core::sync::poll_with(backoff(), None, || -> Result<_> {
         Ok(from.immediate_probe_with_tag(tag))
     })?;
     Ok(from.receive_vec_with_tag::<u8>(tag).0)
@@ -49,12 +66,17 @@ pub(crate) fn serve(
     let leader = group.rank() == 0;
     let mut outcomes = Vec::new();
     let mut tasks = 0;
+    if leader {
+        // Ask ahead: the loop's first request plus these make
+        // `CHUNKS_PER_LEADER`, so that a chunk is queued here while the
+        // last one runs.
+        for _ in 1..CHUNKS_PER_LEADER {
+            send_ready(comm, driver, Vec::new())?;
+        }
+    }
     loop {
         let mut order_bytes = if leader {
-            let ready = wire::encode(&Ready(std::mem::take(&mut outcomes)), "encode a request")?;
-            comm.communicator()
-                .process_at_rank(driver)
-                .send_with_tag(&ready[..], TAG_READY);
+            send_ready(comm, driver, std::mem::take(&mut outcomes))?;
             receive(comm, driver, TAG_ORDER)?
         } else {
             Vec::new()
@@ -87,6 +109,15 @@ pub(crate) fn serve(
             }
         }
     }
+}
+
+/// Sends the driver a request for a chunk, with the outcomes of the last.
+fn send_ready(comm: &OwnedComm, driver: i32, outcomes: Vec<Outcome>) -> Result<()> {
+    let ready = wire::encode(&Ready(outcomes), "encode a request")?;
+    comm.communicator()
+        .process_at_rank(driver)
+        .send_with_tag(&ready[..], TAG_READY);
+    Ok(())
 }
 
 /// Runs `jobs` in order with the group's communicator; `rank` is this

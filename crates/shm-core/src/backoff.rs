@@ -6,7 +6,7 @@
 //! (the answer is often a few hundred nanoseconds away), then yields its time
 //! slice, then sleeps for doubling periods up to a small cap.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Exponential back-off for waiting loops: spin, then yield, then sleep.
 ///
@@ -24,6 +24,10 @@ use std::time::Duration;
 pub struct Backoff {
     step: u32,
     sleep: Duration,
+    /// How long to go on yielding after the usual yields, before sleeping.
+    yield_for: Duration,
+    /// When that extra yielding started.
+    yield_since: Option<Instant>,
 }
 
 impl Default for Backoff {
@@ -42,9 +46,24 @@ impl Backoff {
 
     /// A back-off at its first, shortest step.
     pub fn new() -> Self {
+        Self::yielding_for(Duration::ZERO)
+    }
+
+    /// A back-off that, after its usual yields, goes on yielding for
+    /// `yield_for` before its first sleep.
+    ///
+    /// For a waiter that expects its answer within a round trip (a request
+    /// just sent): a sleep costs at least the kernel's timer slack (about
+    /// 50 µs), far more than the round trip, and once both sides of an
+    /// exchange sleep, every exchange pays it. A yield gives the core away
+    /// when another process wants it, so an oversubscribed node loses
+    /// little; on a free core the waiter spins for at most `yield_for`.
+    pub fn yielding_for(yield_for: Duration) -> Self {
         Backoff {
             step: 0,
             sleep: Self::FIRST_SLEEP,
+            yield_for,
+            yield_since: None,
         }
     }
 
@@ -60,13 +79,20 @@ impl Backoff {
             for _ in 0..(1u32 << self.step.min(5)) {
                 std::hint::spin_loop();
             }
-        } else if self.step < Self::YIELDS {
+        } else if self.step < Self::YIELDS || self.yields_longer() {
             std::thread::yield_now();
         } else {
             std::thread::sleep(self.sleep);
             self.sleep = (self.sleep * 2).min(Self::MAX_SLEEP);
         }
         self.step = self.step.saturating_add(1);
+    }
+
+    /// `true` while the extra yielding of [`yielding_for`](Self::yielding_for)
+    /// lasts (its clock starts at the first call).
+    fn yields_longer(&mut self) -> bool {
+        !self.yield_for.is_zero()
+            && self.yield_since.get_or_insert_with(Instant::now).elapsed() < self.yield_for
     }
 }
 
@@ -124,6 +150,16 @@ mod tests {
             b.snooze();
         }
         assert_eq!(b.sleep, Backoff::MAX_SLEEP);
+    }
+
+    #[test]
+    fn yields_for_the_asked_time_before_sleeping() {
+        let mut b = Backoff::yielding_for(Duration::from_millis(5));
+        let started = Instant::now();
+        while b.sleep == Backoff::FIRST_SLEEP {
+            b.snooze();
+        }
+        assert!(started.elapsed() >= Duration::from_millis(5));
     }
 
     #[test]

@@ -63,7 +63,7 @@ impl Goal {
     fn value(&self, row: &Row) -> Option<f64> {
         match self {
             Goal::ThroughputAtLeast(_) => row.throughput_mb_s,
-            Goal::CountAtMost { .. } => row.count,
+            Goal::CountAtMost { .. } | Goal::CountAtLeast(_) => row.count,
             Goal::LatencyAtMost(_) | Goal::FasterAtLeast(_) | Goal::SecondsBelow(_) => {
                 row.median_us
             }
@@ -76,6 +76,7 @@ impl Goal {
             Goal::ThroughputAtLeast(f) => format!("≥ {f}x"),
             Goal::LatencyAtMost(f) => format!("≤ {f}x"),
             Goal::FasterAtLeast(f) => format!("≥ {f}x faster"),
+            Goal::CountAtLeast(f) => format!("≥ {f}x"),
             Goal::SecondsBelow(s) => format!("< {s} s"),
             Goal::CountAtMost { bound, .. } if measured => format!("every count ≤ {bound}"),
             Goal::CountAtMost { .. } => "bounded".into(),
@@ -161,6 +162,12 @@ fn check_at(target: &Target, rows: &[Row], ranks: i32, value: f64) -> Result<Che
             format!("{:.1}x faster", b / o),
             b / o >= f,
         ),
+        (Goal::CountAtLeast(f), Some((b, label))) => (
+            format!("{o:.2}"),
+            format!("{b:.2} ({label})"),
+            format!("{:.2}x", o / b),
+            o / b >= f,
+        ),
         (Goal::SecondsBelow(limit), None) => (
             format!("{:.3} s", o / 1e6),
             "-".into(),
@@ -231,6 +238,14 @@ mod tests {
         }
     }
 
+    /// A row of a count (no size).
+    fn counted(op: (&str, &str, &str), ranks: i32, count: f64) -> Row {
+        Row {
+            count: Some(count),
+            ..row(op, ranks, None)
+        }
+    }
+
     #[test]
     fn lines_keep_their_format() {
         let million = Some(1_000_000);
@@ -247,9 +262,12 @@ mod tests {
                 median_us: Some(1.0),
                 ..row(("mpi-lock", "lock-unlock-contended", "ours"), 4, None)
             },
+            counted(("mpi-lock", "remote-ops-per-acquire", "ours"), 2, 2.5),
+            counted(("pool", "load-balance", "ours"), 4, 0.9),
+            counted(("pool", "load-balance", "pympipool"), 4, 0.6),
             Row {
-                count: Some(2.5),
-                ..row(("mpi-lock", "remote-ops-per-acquire", "ours"), 2, None)
+                median_us: Some(5.0),
+                ..row(("pool", "empty-task-throughput", "ours"), 4, Some(2_000))
             },
         ];
         let md = markdown(&checks(&rows));
@@ -260,6 +278,8 @@ mod tests {
             "| MpiLock contended, speed-up over pshmem MPILock | 4 | 1.00 µs | 174.00 µs (pshmem, quoted in issue 5, not measured here) | 174.0x faster | ≥ 10x faster | meets |",
             "| MpiLock remote ops per acquire, constant in ranks | 2 | 2.50 | bound 4 (2 per lock + 2 per unlock) | max/min 1.00 | every count ≤ 4 | meets (only one rank count) |",
             "| dsm-kv map 10^6 vs memcpy | - | - | - | - | ≤ 2x | not measured (no dsm-kv rows) |",
+            "| Pool empty task (chunk 1), speed-up over pympipool map | 4 | - | - | - | ≥ 10x faster | not measured (no pympipool row; run make bench-peers) |",
+            "| Pool load-balance efficiency vs pympipool map | 4 | 0.90 | 0.60 (pympipool) | 1.50x | ≥ 1x | meets |",
         ] {
             assert!(md.lines().any(|l| l == line), "no {line:?} in:\n{md}");
         }

@@ -52,6 +52,9 @@ pub enum Goal {
     LatencyAtMost(f64),
     /// Our median at least this many times shorter than the baseline's.
     FasterAtLeast(f64),
+    /// Our count at least this many times the baseline's (a count where
+    /// more is better, such as an efficiency).
+    CountAtLeast(f64),
     /// Our median below this many seconds (no baseline).
     SecondsBelow(f64),
     /// Our count at most `bound` at every rank count (no baseline).
@@ -145,8 +148,35 @@ const fn mpi4py(title: &'static str, op: &'static str) -> Target {
     }
 }
 
+/// The pool's op against pympipool's `map` (bench-peers runs
+/// bench/peers_pool.py with 3 workers, as ours at 4 ranks).
+const fn pympipool(
+    title: &'static str,
+    op: &'static str,
+    size: Option<usize>,
+    goal: Goal,
+) -> Target {
+    Target {
+        title,
+        ours: ours("pool", op, size),
+        baseline: Some(Baseline {
+            series: Series {
+                suite: "pool",
+                op,
+                implementation: "pympipool",
+                size,
+            },
+            label: "pympipool",
+            if_missing: IfMissing::NotMeasuredBecause("no pympipool row; run make bench-peers"),
+        }),
+        goal,
+        ranks: Ranks::Only(4),
+        not_measured: "no 4-rank pool row of ours",
+    }
+}
+
 /// The targets, in the order of the summary.
-pub const TARGETS: [Target; 20] = [
+pub const TARGETS: [Target; 22] = [
     Target {
         title: "MpiShared::set 10^6 f64, throughput vs memcpy",
         ours: ours("shm-core", "set", MILLION),
@@ -314,6 +344,18 @@ pub const TARGETS: [Target; 20] = [
         ranks: Ranks::Each,
         not_measured: "no dsm-kv rows",
     },
+    pympipool(
+        "Pool empty task (chunk 1), speed-up over pympipool map",
+        "empty-task-throughput",
+        Some(2_000),
+        Goal::FasterAtLeast(10.0),
+    ),
+    pympipool(
+        "Pool load-balance efficiency vs pympipool map",
+        "load-balance",
+        None,
+        Goal::CountAtLeast(1.0),
+    ),
 ];
 
 #[cfg(test)]
@@ -325,7 +367,10 @@ mod tests {
         for t in &TARGETS {
             let compares = matches!(
                 t.goal,
-                Goal::ThroughputAtLeast(_) | Goal::LatencyAtMost(_) | Goal::FasterAtLeast(_)
+                Goal::ThroughputAtLeast(_)
+                    | Goal::LatencyAtMost(_)
+                    | Goal::FasterAtLeast(_)
+                    | Goal::CountAtLeast(_)
             );
             assert_eq!(t.baseline.is_some(), compares, "{}", t.title);
         }

@@ -225,4 +225,13 @@ mod tests {
         assert!((190.0..210.0).contains(&mean), "mean {mean}");
         assert!(lengths.iter().any(|&l| l > 600), "no long tail");
     }
+
+    #[test]
+    fn task_lengths_are_the_ones_bench_peers_pool_py_draws() {
+        // bench/peers_pool.py computes the same hash (SipHash-1-3, zero
+        // keys) and asserts the same three lengths, so that pympipool runs
+        // the same tasks as ours.
+        let first: Vec<u32> = (0..3).map(|i| task_length(i, 200.0)).collect();
+        assert_eq!(first, [78, 7, 822]);
+    }
 }

@@ -29,18 +29,41 @@ use pool::Lease;
 use replicate::check_slab;
 use std::sync::Arc;
 
-/// The data one rank passes to a collective write: a view of an array, or
-/// nothing (the ranks that are not the source).
+/// The data one rank passes to a collective write: a view of an array,
+/// nothing (the ranks that are not the source), or data this rank could not
+/// turn into a view ([`Slab::rejected`]).
 ///
 /// Built with `From` from `&ArrayBase`, `Option<&ArrayBase>`, `&[T]`, or
 /// with [`Slab::none`].
 #[derive(Debug, Clone)]
-pub struct Slab<'a, T>(Option<ArrayViewD<'a, T>>);
+pub struct Slab<'a, T>(SlabKind<'a, T>);
+
+#[derive(Debug, Clone)]
+enum SlabKind<'a, T> {
+    View(ArrayViewD<'a, T>),
+    None,
+    Rejected(String),
+}
 
 impl<'a, T> Slab<'a, T> {
     /// No data: what non-source ranks pass.
     pub fn none() -> Self {
-        Slab(None)
+        Slab(SlabKind::None)
+    }
+
+    /// Data the source rank has but cannot pass (an array of another element
+    /// type, say, met by a binding): the write fails on every rank with
+    /// [`Error::Invalid`] naming this rank and `reason`, as any bad slab
+    /// does, instead of leaving the other ranks waiting for it.
+    pub fn rejected(reason: impl Into<String>) -> Self {
+        Slab(SlabKind::Rejected(reason.into()))
+    }
+
+    fn view(&self) -> Option<&ArrayViewD<'a, T>> {
+        match &self.0 {
+            SlabKind::View(v) => Some(v),
+            _ => None,
+        }
     }
 }
 
@@ -50,7 +73,7 @@ where
     D: Dimension,
 {
     fn from(a: &'a ArrayBase<S, D>) -> Self {
-        Slab(Some(a.view().into_dyn()))
+        Slab(SlabKind::View(a.view().into_dyn()))
     }
 }
 
@@ -60,13 +83,16 @@ where
     D: Dimension,
 {
     fn from(a: Option<&'a ArrayBase<S, D>>) -> Self {
-        Slab(a.map(|a| a.view().into_dyn()))
+        match a {
+            Some(a) => Slab::from(a),
+            None => Slab::none(),
+        }
     }
 }
 
 impl<'a, T> From<&'a [T]> for Slab<'a, T> {
     fn from(s: &'a [T]) -> Self {
-        Slab(Some(
+        Slab(SlabKind::View(
             ArrayViewD::from_shape(IxDyn(&[s.len()]), s).expect("a slice is one-dimensional"),
         ))
     }
@@ -258,9 +284,13 @@ impl<T: Element> MpiShared<T> {
         match &mut self.store {
             Store::Closed => Err(Error::Closed("MpiShared")),
             Store::Local(values) => {
-                let data = data
-                    .0
-                    .ok_or_else(|| Error::Usage("a local MpiShared needs data to set".into()))?;
+                let data = match data.0 {
+                    SlabKind::View(v) => v,
+                    SlabKind::None => {
+                        return Err(Error::Usage("a local MpiShared needs data to set".into()))
+                    }
+                    SlabKind::Rejected(reason) => return Err(Error::Usage(reason)),
+                };
                 check_slab(&shape, &data, offset).map_err(Error::Usage)?;
                 let layout = SlabGeometry::new(&shape, offset, data.shape());
                 let data = data.as_standard_layout();
@@ -272,8 +302,8 @@ impl<T: Element> MpiShared<T> {
             }
             Store::Node(copy) => {
                 let comm = copy.topology.comm();
-                let plan = replicate::plan(comm, &shape, data.0.as_ref(), offset, fromrank)?;
-                replicate::apply(copy, &plan, data.0.as_ref())
+                let plan = replicate::plan(comm, &shape, &data, offset, fromrank)?;
+                replicate::apply(copy, &plan, data.view())
             }
         }
     }

@@ -29,7 +29,7 @@
 //! process is writing while any view exists.
 
 use super::header::Header;
-use super::NodeCopy;
+use super::{NodeCopy, Slab, SlabKind};
 use crate::comm::OwnedComm;
 use crate::element::Element;
 use crate::error::{Error, Result};
@@ -66,14 +66,15 @@ pub(super) struct Plan {
 pub(super) fn plan<T: Element>(
     comm: &OwnedComm,
     shape: &[usize],
-    data: Option<&ArrayViewD<'_, T>>,
+    slab: &Slab<'_, T>,
     offset: &[usize],
     fromrank: Option<i32>,
 ) -> Result<Plan> {
     let (rank, size) = (comm.rank(), comm.size());
+    let data = slab.view();
     let is_source = match fromrank {
         Some(r) => r == rank,
-        None => data.is_some(),
+        None => !matches!(slab.0, SlabKind::None),
     };
     let mut problem = None;
     if let Some(r) = fromrank {
@@ -84,9 +85,10 @@ pub(super) fn plan<T: Element>(
         }
     }
     if is_source && problem.is_none() {
-        problem = match data {
-            None => Some(format!("fromrank {rank} passed no data")),
-            Some(d) => check_slab(shape, d, offset).err(),
+        problem = match (&slab.0, data) {
+            (SlabKind::Rejected(reason), _) => Some(reason.clone()),
+            (_, None) => Some(format!("fromrank {rank} passed no data")),
+            (_, Some(d)) => check_slab(shape, d, offset).err(),
         };
     }
     let ndim = shape.len();

@@ -11,6 +11,6 @@ mod ticket;
 mod words;
 
 pub use node_words::{CpuAtomic, NodeWords};
-pub use poll::poll;
+pub use poll::{poll, poll_with};
 pub use ticket::TicketLock;
 pub use words::AtomicWords;

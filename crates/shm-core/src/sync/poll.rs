@@ -34,12 +34,24 @@ use std::time::{Duration, Instant};
 /// ```
 pub fn poll<R, E>(
     progress: Option<&OwnedComm>,
+    attempt: impl FnMut() -> Result<Option<R>, E>,
+) -> Result<R, E>
+where
+    E: From<Error>,
+{
+    poll_with(Backoff::new(), progress, attempt)
+}
+
+/// [`poll`], waiting between attempts with `backoff` (such as
+/// [`Backoff::yielding_for`], for an answer expected within a round trip).
+pub fn poll_with<R, E>(
+    mut backoff: Backoff,
+    progress: Option<&OwnedComm>,
     mut attempt: impl FnMut() -> Result<Option<R>, E>,
 ) -> Result<R, E>
 where
     E: From<Error>,
 {
-    let mut backoff = Backoff::new();
     let mut started = None;
     loop {
         if let Some(value) = attempt()? {

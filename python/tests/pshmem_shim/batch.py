@@ -1,0 +1,1 @@
+from rma_toolkit.batch import MPIBatch  # noqa: F401

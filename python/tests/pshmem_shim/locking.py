@@ -1,0 +1,1 @@
+from rma_toolkit.locking import MPILock  # noqa: F401

@@ -1,0 +1,1 @@
+from rma_toolkit.shared import MPIShared  # noqa: F401

@@ -1,0 +1,1 @@
+from rma_toolkit.utils import exception_guard  # noqa: F401
