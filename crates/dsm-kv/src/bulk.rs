@@ -9,11 +9,15 @@
 //! variable so that its placement cannot change (a pin for `reduce`, the
 //! exclusive `BUSY` flag for `map` and `filter`), and the exclusive
 //! operations flush everything to every host before they release it.
+//!
+//! When the hosts are co-located ([`crate::direct`]), the same operations
+//! work in place instead ([`crate::in_place`]), and the ranges below are
+//! copies.
 
+use crate::direct::Direct;
 use crate::error::Result;
 use crate::hosts::Hosts;
 use crate::placement::Placement;
-use shm_core::window::Rma;
 
 /// Elements per chunk: 256 KiB, which stays in a core's L2 cache between
 /// the get, the work on it and the put.
@@ -21,7 +25,7 @@ pub(crate) const CHUNK: usize = 1 << 15;
 
 /// The pieces of elements `from..from + len` of a placement: (host, first
 /// slot, offset in the range, length), in list order.
-fn pieces(
+pub(crate) fn pieces(
     placement: &Placement,
     from: usize,
     len: usize,
@@ -44,6 +48,13 @@ impl Hosts {
         from: usize,
         out: &mut [i64],
     ) -> Result<()> {
+        if let Some((win, direct)) = self.direct() {
+            Direct::begin(win)?;
+            for (host, slot, at, n) in pieces(placement, from, out.len()) {
+                direct.copy_out(host, self.layout.data_slot(slot), &mut out[at..at + n])?;
+            }
+            return Direct::end(win);
+        }
         for (host, slot, at, n) in pieces(placement, from, out.len()) {
             self.win
                 .get(host, self.layout.data_slot(slot), &mut out[at..at + n])?;
@@ -59,6 +70,13 @@ impl Hosts {
         from: usize,
         values: &[i64],
     ) -> Result<()> {
+        if let Some((win, direct)) = self.direct() {
+            Direct::begin(win)?;
+            for (host, slot, at, n) in pieces(placement, from, values.len()) {
+                direct.copy_in(host, self.layout.data_slot(slot), &values[at..at + n])?;
+            }
+            return Direct::end(win);
+        }
         for (host, slot, at, n) in pieces(placement, from, values.len()) {
             self.win
                 .put(host, self.layout.data_slot(slot), &values[at..at + n])?;
@@ -73,6 +91,9 @@ impl Hosts {
         init: T,
         mut f: impl FnMut(T, i64) -> T,
     ) -> Result<T> {
+        if let Some(in_place) = self.in_place() {
+            return in_place.fold(placement, init, f);
+        }
         let mut buf = vec![0i64; CHUNK.min(placement.len)];
         let mut acc = init;
         for from in (0..placement.len).step_by(CHUNK) {
@@ -90,6 +111,9 @@ impl Hosts {
         placement: &Placement,
         mut f: impl FnMut(i64) -> i64,
     ) -> Result<()> {
+        if let Some(in_place) = self.in_place() {
+            return in_place.map(placement, f);
+        }
         let mut buf = vec![0i64; CHUNK.min(placement.len)];
         for from in (0..placement.len).step_by(CHUNK) {
             let chunk = &mut buf[..CHUNK.min(placement.len - from)];
@@ -111,6 +135,9 @@ impl Hosts {
         placement: &Placement,
         mut keep: impl FnMut(i64) -> bool,
     ) -> Result<usize> {
+        if let Some(in_place) = self.in_place() {
+            return in_place.compact(placement, keep);
+        }
         let mut buf = vec![0i64; CHUNK.min(placement.len)];
         let mut kept = 0;
         for from in (0..placement.len).step_by(CHUNK) {

@@ -24,6 +24,44 @@ pub struct Config {
     pub vars_per_slave: Option<usize>,
 }
 
+/// How the ranks of a memory reach the data of its hosts, for
+/// [`DistributedMemory::with_access`](crate::DistributedMemory::with_access).
+///
+/// [`DistributedMemory::new`](crate::DistributedMemory::new) takes
+/// [`Access::Auto`], unless the environment variable `DSM_KV_ACCESS` is
+/// `rma` ([`Access::from_env`]): a way to run a whole program on the RMA
+/// path, the one of a memory that spans nodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Access {
+    /// When every rank of the communicator shares one node and MPI gives
+    /// the window the unified memory model, the hosts' windows are
+    /// allocated in shared memory (`MPI_Win_allocate_shared`) and list
+    /// elements and integer values move by plain loads and stores;
+    /// otherwise as [`Access::Rma`]. All ranks take the same path.
+    #[default]
+    Auto,
+    /// Every access is one-sided communication (`MPI_Win_allocate`,
+    /// `MPI_Put`, `MPI_Get`), whatever the layout: the path of a memory
+    /// spanning several nodes, for comparisons and tests.
+    Rma,
+}
+
+impl Access {
+    /// The access `DSM_KV_ACCESS` asks for: [`Access::Rma`] for `rma`,
+    /// [`Access::Auto`] for `auto` or when it is not set; any other value is
+    /// an error that names it.
+    pub fn from_env() -> Result<Access, String> {
+        match std::env::var("DSM_KV_ACCESS").as_deref() {
+            Err(_) | Ok("auto") => Ok(Access::Auto),
+            Ok("rma") => Ok(Access::Rma),
+            Ok(other) => Err(format!(
+                "DSM_KV_ACCESS={other:?}: expected \"auto\" or \"rma\""
+            )),
+        }
+    }
+}
+
 impl Config {
     /// `max_per_slave` slots per host and the default number of descriptors.
     pub fn new(max_per_slave: usize) -> Config {

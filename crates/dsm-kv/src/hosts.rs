@@ -5,47 +5,131 @@
 //! ([`crate::protocol`]) are the other methods of [`Hosts`].
 //!
 //! Every access goes through `shm_core`'s passive-target window, kept in one
-//! `MPI_Win_lock_all` epoch for its life. Data, chain and descriptor words
-//! move with plain `MPI_Put` / `MPI_Get`; they are only accessed while the
-//! protocol keeps them from changing (a pin, the exclusive `BUSY` flag, a
-//! free's `DEAD` flag, or a descriptor not yet published), except for the
-//! concurrent `modify` of one element and the integer read, which the
-//! crate documentation discusses. State words and the allocator's words are
-//! only accessed with MPI atomics.
+//! `MPI_Win_lock_all` epoch for its life. Chain and descriptor words move
+//! with plain `MPI_Put` / `MPI_Get`; data words too, unless the hosts are
+//! co-located ([`crate::direct`]: loads and stores). They are only accessed
+//! while the protocol keeps them from changing (a pin, the exclusive `BUSY`
+//! flag, a free's `DEAD` flag, or a descriptor not yet published), except
+//! for the concurrent `modify` of one element and the integer read, which
+//! the crate documentation discusses. State words and the allocator's words
+//! are only accessed with MPI atomics.
 
+use crate::bulk::pieces;
+use crate::config::Access;
+use crate::direct::Direct;
 use crate::error::{Error, Result};
+use crate::in_place::InPlace;
 use crate::layout::{
     extent_link, unpack_extent, WindowLayout, FIRST, FIRST_LEN, INT_SLOT, LEN, STATE,
 };
 use crate::placement::{Placement, PlacementCache};
 use crate::state::{Flags, State};
 use crate::value::{Extent, Var};
-use shm_core::window::{LockedWindow, Op, Rma, Window};
+use shm_core::window::{
+    LockedSharedWindow, LockedWindow, MemoryModel, Op, Rma, SharedWindow, Window,
+};
 use shm_core::OwnedComm;
 use std::cell::RefCell;
 use std::rc::Rc;
 
+/// The hosts' windows: one-sided communication only, or in shared memory
+/// with the addresses of every host's segment.
+pub(crate) enum HostWindows {
+    /// `MPI_Win_allocate`: every access is RMA.
+    Rma(LockedWindow<i64>),
+    /// `MPI_Win_allocate_shared` over one node: RMA for the protocol words,
+    /// and loads and stores for the data when `Direct` is there (the
+    /// unified memory model).
+    Shared(LockedSharedWindow<i64>, Option<Direct>),
+}
+
+impl std::ops::Deref for HostWindows {
+    type Target = dyn Rma<i64>;
+    fn deref(&self) -> &(dyn Rma<i64> + 'static) {
+        match self {
+            HostWindows::Rma(win) => win,
+            HostWindows::Shared(win, _) => win,
+        }
+    }
+}
+
 /// The hosts' windows (rank 0's is empty) and this rank's cache of
 /// placements.
 pub(crate) struct Hosts {
-    pub(crate) win: LockedWindow<i64>,
+    pub(crate) win: HostWindows,
     pub(crate) layout: WindowLayout,
     /// The size of the communicator: the hosts are ranks `1..size`.
     size: i32,
     cache: RefCell<PlacementCache>,
 }
 
+/// `true` on every rank when all of them do (collective).
+fn all(comm: &OwnedComm, mine: bool) -> Result<bool> {
+    let mut flag = [i64::from(mine)];
+    comm.all_reduce_min(&mut flag)?;
+    Ok(flag[0] == 1)
+}
+
 impl Hosts {
-    /// Allocates the windows (collective over `comm`).
-    pub(crate) fn allocate(comm: &OwnedComm, layout: WindowLayout) -> Result<Hosts> {
+    /// Allocates the windows (collective over `comm`): in shared memory
+    /// when `access` allows it and every rank of `comm` shares one node,
+    /// with direct access to the data when, besides, every rank's window is
+    /// in the unified memory model. All ranks take the same path.
+    pub(crate) fn allocate(
+        comm: &OwnedComm,
+        layout: WindowLayout,
+        access: Access,
+    ) -> Result<Hosts> {
         let len = if comm.rank() == 0 { 0 } else { layout.total };
-        let win = Window::<i64>::allocate(comm.communicator(), len)?.into_locked(true)?;
+        // Every step below is collective or agreed, so that no rank takes a
+        // path (or enters a collective call) alone.
+        let node_size = comm.split_shared(0)?.size();
+        let one_node = access == Access::Auto && node_size == comm.size();
+        let win = if all(comm, one_node)? {
+            let win = SharedWindow::<i64>::allocate_shared(comm.communicator(), len)?
+                .into_locked(true)?;
+            // A rank that cannot tell the model, or map a segment, keeps
+            // every rank on RMA.
+            let unified = matches!(win.memory_model(), Ok(MemoryModel::Unified));
+            let direct = unified.then(|| Direct::of(&win).ok()).flatten();
+            let direct = if all(comm, direct.is_some())? {
+                direct
+            } else {
+                None
+            };
+            HostWindows::Shared(win, direct)
+        } else {
+            HostWindows::Rma(Window::<i64>::allocate(comm.communicator(), len)?.into_locked(true)?)
+        };
         Ok(Hosts {
             win,
             layout,
             size: comm.size(),
             cache: RefCell::new(PlacementCache::default()),
         })
+    }
+
+    /// The shared window and the hosts' addresses, when the data moves by
+    /// loads and stores.
+    pub(crate) fn direct(&self) -> Option<(&LockedSharedWindow<i64>, &Direct)> {
+        match &self.win {
+            HostWindows::Shared(win, Some(direct)) => Some((win, direct)),
+            _ => None,
+        }
+    }
+
+    /// The direct path's view, for the bulk operations in place.
+    pub(crate) fn in_place(&self) -> Option<InPlace<'_>> {
+        self.direct().map(|(win, direct)| InPlace {
+            win,
+            direct,
+            layout: &self.layout,
+        })
+    }
+
+    /// `true` when the data moves by loads and stores.
+    pub(crate) fn is_direct(&self) -> bool {
+        self.direct().is_some()
     }
 
     /// The ranks of the hosts.
@@ -85,33 +169,44 @@ impl Hosts {
         Ok(self.win.fetch_and_op(host, disp, 0, Op::NoOp)?)
     }
 
-    /// Writes `values` into the extents of `placement`, one put per extent.
+    /// Writes `values` into the extents of `placement`.
     pub(crate) fn write_values(&self, placement: &Placement, values: &[i64]) -> Result<()> {
-        let mut offset = 0;
-        for e in &placement.extents {
-            self.win.put(
-                e.host,
-                self.layout.data_slot(e.start),
-                &values[offset..offset + e.len],
-            )?;
-            offset += e.len;
-        }
-        Ok(())
+        self.put_range(placement, 0, values)
     }
 
-    /// Reads the elements of `placement`, one get per extent.
+    /// Reads the elements of `placement`.
     pub(crate) fn read_values(&self, placement: &Placement) -> Result<Vec<i64>> {
-        let mut values = vec![0i64; placement.len];
-        let mut offset = 0;
-        for e in &placement.extents {
-            self.win.get(
-                e.host,
-                self.layout.data_slot(e.start),
-                &mut values[offset..offset + e.len],
-            )?;
-            offset += e.len;
+        if let Some((win, direct)) = self.direct() {
+            // Straight into the new vector, without zeroing it first.
+            let mut values = Vec::with_capacity(placement.len);
+            let out = values.spare_capacity_mut();
+            Direct::begin(win)?;
+            for (host, slot, at, n) in pieces(placement, 0, placement.len) {
+                direct.copy_out_uninit(host, self.layout.data_slot(slot), &mut out[at..at + n])?;
+            }
+            Direct::end(win)?;
+            // SAFETY: the pieces of `0..len` cover it exactly (a placement's
+            // extents add up to its length), so every element was written.
+            unsafe { values.set_len(placement.len) };
+            return Ok(values);
         }
+        let mut values = vec![0i64; placement.len];
+        self.get_range(placement, 0, &mut values)?;
         Ok(values)
+    }
+
+    /// Writes one data word (an element, or an integer's value) and
+    /// completes it at its host: a direct store and `MPI_Win_sync`, or a put
+    /// and a flush.
+    pub(crate) fn write_word(&self, host: i32, disp: usize, value: i64) -> Result<()> {
+        match self.direct() {
+            Some((win, direct)) => {
+                Direct::begin(win)?;
+                direct.store(host, disp, value)?;
+                Direct::end(win)
+            }
+            None => Ok(self.win.put_flush(host, disp, &[value])?),
+        }
     }
 
     /// Links the extents: the chain word pair of each extent's first slot

@@ -54,8 +54,8 @@
 //!
 //! ## Layout
 //!
-//! Each host has one window of `i64` words (`MPI_Win_allocate`, kept in a
-//! `MPI_Win_lock_all` epoch for its life):
+//! Each host has one segment of `i64` words, kept in a `MPI_Win_lock_all`
+//! epoch for its life:
 //!
 //! | words | content |
 //! |---|---|
@@ -119,8 +119,9 @@
 //!   "busy, retry", never as "freed". `MPI_Compare_and_swap` is not used at
 //!   all: Open MPI 4.1's default one-sided component (osc/rdma over the vader
 //!   BTL) crashes the target process on it.
-//! * **Integer reads** take one get of state and value, then re-read the state
-//!   atomically: same live generation means the value is the variable's.
+//! * **Integer reads** take one get of state and value (on the direct path:
+//!   one load of the value), then read the state atomically: same live
+//!   generation means the value is the variable's.
 //!
 //! Hence: concurrent `modify` of distinct elements from different ranks all
 //! land; `read` returns a snapshot of one variable (never data of another
@@ -130,9 +131,22 @@
 //! `free` returns `Err(Freed)`; `map` and `filter` are complete and visible
 //! to all ranks when they return.
 //!
-//! Plain `MPI_Put`/`MPI_Get` move the values: the same element modified and
-//! read at the same moment by two ranks gives the old or the new value on
-//! every platform we know, though the MPI standard calls it undefined.
+//! ## Paths to the data
+//!
+//! When every rank shares one node (and [`Access::Auto`], the default, is
+//! asked), the segments are one `MPI_Win_allocate_shared` window; when its
+//! memory model is unified on every rank, list elements and integer values
+//! move by plain loads, stores and copies, each run of them bracketed by
+//! `MPI_Win_sync` after the protocol step that takes the variable and before
+//! the one that releases it ([`DistributedMemory::is_direct`]). Otherwise
+//! (several nodes, or [`Access::Rma`]) the segments are one `MPI_Win_allocate`
+//! window and plain `MPI_Put`/`MPI_Get` move the values. State and allocator
+//! words are MPI atomics on both paths. `docs/dsm-kv.md` gives the
+//! memory-model rule of each access.
+//!
+//! On either path, the same element modified and read at the same moment by
+//! two ranks gives the old or the new value on every platform we know,
+//! though the MPI standard calls it undefined.
 //! Closures given to `map`, `filter` and `reduce` run on the calling rank and
 //! must not call the memory on the same variable.
 
@@ -149,13 +163,15 @@ mod value;
 // The machinery, one job each.
 mod alloc; // the host allocator: bitmaps, extents, the allocation lock
 mod bulk; // map, filter and reduce in one pass, chunk by chunk
+mod direct; // loads and stores to co-located hosts' data
 mod hosts; // the hosts' windows and the variables' words in them
+mod in_place; // map, filter and reduce in place on co-located hosts
 mod layout; // where everything is in a host's window
 mod placement; // where a variable's elements are, and its cache
 mod protocol; // pin, exclusive, free, drain, publish on the state word
 mod state; // the state word of a descriptor
 
-pub use config::Config;
+pub use config::{Access, Config};
 pub use error::{Error, Result};
 pub use memory::{init_memory, init_memory_with, DistributedMemory};
 pub use value::{Extent, Value, Var};

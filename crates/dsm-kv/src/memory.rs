@@ -1,12 +1,11 @@
 //! The distributed memory: creation, queries and the end. The operations on
 //! variables are in [`crate::ops`].
 
-use crate::config::Config;
+use crate::config::{Access, Config};
 use crate::error::{Error, Result};
 use crate::hosts::Hosts;
 use crate::value::{Extent, Var};
 use mpi::topology::Communicator;
-use shm_core::window::Rma;
 use shm_core::OwnedComm;
 
 /// A distributed memory of `i64` and lists of `i64`.
@@ -82,17 +81,47 @@ impl DistributedMemory {
     #[doc(alias = "init_memory")]
     #[doc(alias = "init_memory_with")]
     pub fn new<C: Communicator + ?Sized>(comm: &C, config: Config) -> Result<DistributedMemory> {
+        Self::create(comm, config, Access::from_env())
+    }
+
+    /// [`new`](Self::new) with the path to the hosts' data chosen by the
+    /// caller instead of `DSM_KV_ACCESS`: [`Access::Rma`] keeps every access
+    /// on one-sided communication even when the ranks share a node (the
+    /// path of a memory that spans nodes). Collective; the ranks may differ
+    /// in `access`, and then all take the RMA path.
+    ///
+    /// ```no_run
+    /// use dsm_kv::{Access, Config, DistributedMemory};
+    /// let universe = mpi::initialize().unwrap();
+    /// let mem = DistributedMemory::with_access(&universe.world(), Config::new(10), Access::Rma)?;
+    /// assert!(!mem.is_direct());
+    /// mem.close()?;
+    /// # Ok::<(), dsm_kv::Error>(())
+    /// ```
+    pub fn with_access<C: Communicator + ?Sized>(
+        comm: &C,
+        config: Config,
+        access: Access,
+    ) -> Result<DistributedMemory> {
+        Self::create(comm, config, Ok(access))
+    }
+
+    fn create<C: Communicator + ?Sized>(
+        comm: &C,
+        config: Config,
+        access: std::result::Result<Access, String>,
+    ) -> Result<DistributedMemory> {
         let comm = OwnedComm::duplicate(comm)?;
         let size = comm.size();
         if size < 2 {
             return Err(Error::TooFewProcesses { size });
         }
         let layout = config.layout(size);
-        comm.agree(layout.clone().map(|_| ()))
-            .map_err(|e| match e {
-                shm_core::Error::Invalid { message, .. } => Error::Config(message),
-                other => Error::Core(other),
-            })?;
+        let checked = layout.clone().map(|_| ()).and(access.clone().map(|_| ()));
+        comm.agree(checked).map_err(|e| match e {
+            shm_core::Error::Invalid { message, .. } => Error::Config(message),
+            other => Error::Core(other),
+        })?;
         // Every rank must ask for the same sizes.
         let (s, d) = (config.max_per_slave as i64, config.descriptors() as i64);
         let mut minmax = [s, -s, d, -d];
@@ -104,8 +133,16 @@ impl DistributedMemory {
             )));
         }
         let layout = layout.expect("agreed above");
-        let hosts = Hosts::allocate(&comm, layout)?;
+        let hosts = Hosts::allocate(&comm, layout, access.expect("agreed above"))?;
         Ok(DistributedMemory { hosts, comm })
+    }
+
+    /// `true` when this memory moves list elements and integer values to and
+    /// from its hosts by loads and stores (every rank on one node, unified
+    /// memory model, [`Access::Auto`]); `false` when it uses one-sided
+    /// communication. The same on every rank.
+    pub fn is_direct(&self) -> bool {
+        self.hosts.is_direct()
     }
 
     /// This process's rank (in the communicator the memory was created on).

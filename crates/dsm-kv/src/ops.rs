@@ -12,7 +12,6 @@ use crate::placement::Placement;
 use crate::protocol::Peek;
 use crate::state::Flags;
 use crate::value::{Value, Var};
-use shm_core::window::Rma;
 
 impl DistributedMemory {
     /// Stores a value and returns its handle.
@@ -117,8 +116,7 @@ impl DistributedMemory {
                 let (host, slot) = placement.locate(index);
                 (host, self.hosts.layout.data_slot(slot))
             };
-            self.hosts.win.put_flush(host, disp, &[value])?;
-            Ok(())
+            self.hosts.write_word(host, disp, value)
         })?;
         Ok(done.is_some())
     }

@@ -8,6 +8,7 @@
 //! `MPI_Compare_and_swap` is not used (Open MPI 4.1's osc/rdma crashes the
 //! target on it).
 
+use crate::direct::Direct;
 use crate::error::Result;
 use crate::hosts::Hosts;
 use crate::layout::{INT_VALUE, STATE};
@@ -15,7 +16,6 @@ use crate::placement::Placement;
 use crate::state::{Flags, State, Update};
 use crate::value::Var;
 use shm_core::sync::poll;
-use shm_core::window::Rma;
 use std::rc::Rc;
 
 /// What one look at a descriptor, without pinning it, found.
@@ -74,13 +74,31 @@ impl Hosts {
     /// Looks at a variable without pinning it: whether it exists, and an
     /// integer's value.
     ///
-    /// One get of the state word and the value, then an atomic re-read of
-    /// the state: the same live generation proves that the variable was not
-    /// freed (and its descriptor reused) while the get read the value. The
-    /// get may race with a `modify` of the value (plain put, old or new
-    /// value, see the crate documentation).
+    /// RMA path: one get of the state word and the value, then an atomic
+    /// re-read of the state: the same live generation proves that the
+    /// variable was not freed (and its descriptor reused) while the get read
+    /// the value. Direct path: a load of the value word, then one atomic
+    /// read of the state, which proves the same (the value word is the
+    /// variable's from its publish, which came before this rank had the
+    /// handle, until `LIVE` is cleared, after which the generation never
+    /// comes back). The get or load may race with a `modify` of the value
+    /// (old or new value, see the crate documentation).
     pub(crate) fn peek(&self, var: &Var) -> Result<Peek> {
         let (host, disp) = self.descriptor_of(var);
+        if let Some((win, direct)) = self.direct() {
+            // The bracket orders the load before the atomic read below.
+            Direct::begin(win)?;
+            let value = direct.load(host, disp + INT_VALUE)?;
+            Direct::end(win)?;
+            let state = self.state_of(var)?;
+            return Ok(if !state.is_live_generation(var.gen) {
+                Peek::Freed
+            } else if state.has(Flags::INT) {
+                Peek::Int(value)
+            } else {
+                Peek::List
+            });
+        }
         let mut words = [0i64; INT_VALUE + 1];
         self.win.get(host, disp, &mut words)?;
         let state = State::from_word(words[STATE]);

@@ -16,7 +16,7 @@
 mod bitmap;
 
 use crate::error::{Error, Result};
-use crate::hosts::Hosts;
+use crate::hosts::{HostWindows, Hosts};
 use crate::layout::{LOCK_NEXT, LOCK_SERVING, USED_DESCRIPTORS, USED_SLOTS};
 use crate::value::Extent;
 use shm_core::sync::TicketLock;
@@ -24,14 +24,22 @@ use shm_core::window::{Op, Rma};
 use std::collections::BTreeMap;
 use std::ops::RangeInclusive;
 
+/// Runs `f` holding the allocation lock of `host` in `win`.
+fn with_lock<W: Rma<i64>, R>(win: &W, host: i32, f: impl FnOnce() -> Result<R>) -> Result<R> {
+    let lock = TicketLock::<i64, _>::acquire(win, host, LOCK_NEXT, LOCK_SERVING)?;
+    let result = f();
+    lock.release()?;
+    result
+}
+
 impl Hosts {
     /// Runs `f` holding `host`'s allocation lock; the lock is passed on
     /// however `f` ends (error or panic included).
     fn with_host_lock<R>(&self, host: i32, f: impl FnOnce() -> Result<R>) -> Result<R> {
-        let lock = TicketLock::<i64, _>::acquire(&self.win, host, LOCK_NEXT, LOCK_SERVING)?;
-        let result = f();
-        lock.release()?;
-        result
+        match &self.win {
+            HostWindows::Rma(win) => with_lock(win, host, f),
+            HostWindows::Shared(win, _) => with_lock(win, host, f),
+        }
     }
 
     /// Data slots free on `host` now.

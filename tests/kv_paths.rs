@@ -1,0 +1,218 @@
+//! The two paths of `dsm-kv` to its hosts' data in the same run: direct
+//! loads and stores (co-located hosts, the default on one node) and
+//! one-sided communication (`Access::Rma`, the path of a memory that spans
+//! nodes), each checked against a plain model, with lists split across
+//! hosts and operations from every rank at once.
+
+mod common;
+
+use dsm_kv::{Access, Config, DistributedMemory, Error, Value, Var};
+use mpi::topology::SimpleCommunicator;
+use mpi::traits::*;
+use proptest::prelude::Rng as _;
+use proptest::test_runner::{RngAlgorithm, TestRng};
+
+/// A deterministic generator per seed (proptest's ChaCha).
+struct Rng(TestRng);
+
+impl Rng {
+    fn new(seed: u64) -> Rng {
+        let mut bytes = [0u8; 32];
+        bytes[..8].copy_from_slice(&seed.to_le_bytes());
+        Rng(TestRng::from_seed(RngAlgorithm::ChaCha, &bytes))
+    }
+
+    /// A number in `0..n` (0 when `n` is 0).
+    fn below(&mut self, n: u64) -> u64 {
+        self.0.random_range(0..n.max(1))
+    }
+}
+
+/// The two memories of a test, RMA first; every host lends `slots`.
+fn both_paths(world: &SimpleCommunicator, slots: usize) -> [DistributedMemory; 2] {
+    let rma = DistributedMemory::with_access(world, Config::new(slots), Access::Rma).unwrap();
+    let auto = DistributedMemory::with_access(world, Config::new(slots), Access::Auto).unwrap();
+    assert!(!rma.is_direct());
+    // Every rank of a test shares this machine, and both MPIs give shared
+    // windows the unified model.
+    assert!(auto.is_direct(), "one node, unified model: direct access");
+    [rma, auto]
+}
+
+/// One rank's random sequence on its own variables, against its model.
+/// Returns the variables left and their values.
+fn own_sequence(mem: &DistributedMemory, seed: u64, steps: usize) -> Vec<(Var, Value)> {
+    let mut rng = Rng::new(seed);
+    let mut vars: Vec<(Var, Value)> = Vec::new();
+    for step in 0..steps {
+        let pick = |rng: &mut Rng, n: usize| rng.below(n as u64) as usize;
+        match rng.below(8) {
+            0 | 1 if vars.len() < 6 => {
+                let value = if rng.below(4) == 0 {
+                    Value::Int(rng.below(1000) as i64)
+                } else {
+                    let len = rng.below(30) as usize;
+                    Value::List((0..len).map(|i| (step * 100 + i) as i64).collect())
+                };
+                match mem.add(value.clone()) {
+                    Ok(var) => vars.push((var, value)),
+                    Err(Error::OutOfMemory { .. } | Error::TooManyVariables { .. }) => {}
+                    Err(e) => panic!("add: {e}"),
+                }
+            }
+            _ if vars.is_empty() => {}
+            2 => {
+                let i = pick(&mut rng, vars.len());
+                let (var, value) = &mut vars[i];
+                let len = value.len();
+                let index = pick(&mut rng, len + 1);
+                let x = rng.below(1 << 20) as i64;
+                match mem.modify(var, x, index) {
+                    Ok(true) => match value {
+                        Value::Int(v) => *v = x,
+                        Value::List(l) => l[index] = x,
+                    },
+                    Err(Error::IndexOutOfBounds { .. }) => assert_eq!(index, len),
+                    other => panic!("modify: {other:?}"),
+                }
+            }
+            3 => {
+                let i = pick(&mut rng, vars.len());
+                let (var, value) = &mut vars[i];
+                let k = rng.below(5) as i64;
+                mem.map(var, |x| x * 3 + k).unwrap();
+                *value = match value.clone() {
+                    Value::Int(v) => Value::Int(v * 3 + k),
+                    Value::List(l) => Value::List(l.into_iter().map(|x| x * 3 + k).collect()),
+                };
+            }
+            4 => {
+                let i = pick(&mut rng, vars.len());
+                let (var, value) = &mut vars[i];
+                let m = 2 + rng.below(3) as i64;
+                match value {
+                    Value::Int(_) => assert!(matches!(
+                        mem.filter(var, |x| x % m != 0),
+                        Err(Error::NotAList(_))
+                    )),
+                    Value::List(l) => {
+                        l.retain(|x| x % m != 0);
+                        assert_eq!(mem.filter(var, |x| x % m != 0).unwrap(), l.len());
+                    }
+                }
+            }
+            5 => {
+                let i = pick(&mut rng, vars.len());
+                let (var, value) = &vars[i];
+                let hash = |a: i64, x: i64| a.wrapping_mul(31).wrapping_add(x);
+                let want = value.clone().into_vec().into_iter().fold(7i64, hash);
+                assert_eq!(mem.reduce(var, hash, 7i64).unwrap(), want);
+            }
+            6 => {
+                let i = pick(&mut rng, vars.len());
+                let (var, value) = vars.swap_remove(i);
+                assert_eq!(mem.read(&var).unwrap(), value);
+                mem.free(var).unwrap();
+                assert!(matches!(mem.read(&var), Err(Error::Freed(_))));
+                assert!(!mem.modify(&var, 1, 0).unwrap());
+            }
+            _ => {
+                let i = pick(&mut rng, vars.len());
+                let (var, value) = &vars[i];
+                assert_eq!(&mem.read(var).unwrap(), value);
+            }
+        }
+    }
+    vars
+}
+
+mpi_test!(fn both_paths_match_the_model_from_every_rank_at_once(world, 4) {
+    for mem in both_paths(world, 48) {
+        let seed = 0x9e37_79b9 + world.rank() as u64 * 7919;
+        let mine = own_sequence(&mem, seed, 120);
+        // Every rank reads every rank's variables (handles and values by
+        // all-gather), then each frees its own.
+        let words: Vec<i64> = mine.iter().flat_map(|(v, _)| v.to_words()).collect();
+        let mut counts = vec![0i32; world.size() as usize];
+        world.all_gather_into(&(words.len() as i32), &mut counts[..]);
+        let mut all = vec![0i64; counts.iter().sum::<i32>() as usize];
+        let displs: Vec<i32> = counts.iter().scan(0, |s, &c| { let d = *s; *s += c; Some(d) }).collect();
+        let mut partition = mpi::datatype::PartitionMut::new(&mut all[..], &counts[..], &displs[..]);
+        world.all_gather_varcount_into(&words[..], &mut partition);
+        let mut values = Vec::new();
+        for pair in all.chunks(2) {
+            values.push(mem.read(&Var::from_words([pair[0], pair[1]])).unwrap());
+        }
+        world.barrier();
+        // Each rank's own view must be in the gathered reads, in order.
+        let offset = displs[world.rank() as usize] as usize / 2;
+        for (i, (_, value)) in mine.iter().enumerate() {
+            assert_eq!(&values[offset + i], value);
+        }
+        world.barrier();
+        for (var, _) in mine {
+            mem.free(var).unwrap();
+        }
+        world.barrier();
+        assert_eq!(mem.free_slots().unwrap(), mem.capacity());
+        mem.close().unwrap();
+    }
+});
+
+mpi_test!(fn both_paths_split_lists_across_hosts(world, 4) {
+    for mem in both_paths(world, 16) {
+        // 40 elements on 3 hosts of 16 slots: at least three extents.
+        let var = if mem.is_master() { Some(mem.add((0..40).collect::<Vec<i64>>()).unwrap()) } else { None };
+        let mut w = var.map_or([0, 0], Var::to_words);
+        world.process_at_rank(0).broadcast_into(&mut w[..]);
+        let var = Var::from_words(w);
+        assert!(mem.placement(&var).unwrap().len() >= 3);
+        // Every rank writes its own elements at once; all land.
+        let (rank, size) = (world.rank() as usize, world.size() as usize);
+        for i in (rank..40).step_by(size) {
+            assert!(mem.modify(&var, 1000 + i as i64, i).unwrap());
+        }
+        world.barrier();
+        let want: Vec<i64> = (1000..1040).collect();
+        assert_eq!(mem.read(&var).unwrap(), Value::List(want.clone()));
+        world.barrier();
+        if mem.is_master() {
+            mem.map(&var, |x| x - 1000).unwrap();
+            // Keeps 0, 3, 6, ...: elements move across extents and hosts.
+            assert_eq!(mem.filter(&var, |x| x % 3 == 0).unwrap(), 14);
+            let kept: Vec<i64> = (0..40).filter(|x| x % 3 == 0).collect();
+            assert_eq!(mem.read(&var).unwrap(), Value::List(kept.clone()));
+            assert_eq!(mem.reduce(&var, |a, x| a + x, 0i64).unwrap(), kept.iter().sum::<i64>());
+            mem.free(var).unwrap();
+            assert_eq!(mem.free_slots().unwrap(), mem.capacity());
+        }
+        mem.close().unwrap();
+    }
+});
+
+mpi_test!(fn a_bad_access_setting_is_an_error_on_every_rank(world, 3) {
+    if world.rank() == 1 {
+        std::env::set_var("DSM_KV_ACCESS", "fast");
+    }
+    match DistributedMemory::new(world, Config::new(4)) {
+        Err(Error::Config(message)) => assert!(message.contains("DSM_KV_ACCESS"), "{message}"),
+        other => panic!("expected a configuration error, got {other:?}"),
+    }
+    std::env::set_var("DSM_KV_ACCESS", "rma");
+    let mem = DistributedMemory::new(world, Config::new(4)).unwrap();
+    assert!(!mem.is_direct());
+    mem.close().unwrap();
+});
+
+mpi_test!(fn ranks_asking_for_different_paths_all_take_rma(world, 3) {
+    let access = if world.rank() == 2 { Access::Rma } else { Access::Auto };
+    let mem = DistributedMemory::with_access(world, Config::new(8), access).unwrap();
+    assert!(!mem.is_direct());
+    if mem.is_master() {
+        let var = mem.add(vec![1, 2, 3]).unwrap();
+        mem.map(&var, |x| x * 2).unwrap();
+        assert_eq!(mem.read(&var).unwrap(), Value::List(vec![2, 4, 6]));
+        mem.free(var).unwrap();
+    }
+    mem.close().unwrap();
+});
