@@ -190,11 +190,10 @@ impl SharedArray {
         let this = slf.borrow();
         let container = slf.clone().into_any();
         let array = each_type!(this.typed()?, a => {
-            // SAFETY: the numpy array points into the node copy, which lives
-            // as long as this object (its base) stays open: it is only freed
-            // by close() or drop, and the Python layer documents that views
-            // must not outlive close(), as pshmem's do. Numpy gets no
-            // writable access (the flag is cleared below).
+            // The view's base is this object, which keeps the node copy until
+            // close() (views must not outlive it: python/rma_toolkit/shared.py).
+            // SAFETY: the data is valid while the base lives; numpy only reads
+            // it (the writeable flag is cleared below).
             unsafe { PyArray::borrow_from_array(&a.view(), container) }.into_any()
         });
         array.getattr("flags")?.setattr("writeable", false)?;

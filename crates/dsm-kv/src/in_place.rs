@@ -119,11 +119,10 @@ impl InPlace<'_> {
                 // A run that neither the reads nor the writes can leave the
                 // extents of: `dst` advances at most once per element.
                 let run = left.min(room);
-                // SAFETY: `src..src + run` and `dst..dst + run` are inside
-                // extents of the list (`run <= left, room`), ours alone
-                // (exclusive hold, inside the begin/end bracket); `dst` is at
-                // or before `src` in list order, so each element is read
-                // before a store can reach it.
+                // `dst` is at or before `src` in list order, so each element is
+                // read before a store can reach it.
+                // SAFETY: both runs are inside the list's extents (`run <= left,
+                // room`), ours alone (exclusive hold, inside the sync bracket).
                 let n = unsafe { compact_run(src, dst, run, &mut keep) };
                 // SAFETY: within (or one past) the extents, as above.
                 (src, dst) = unsafe { (src.add(run), dst.add(n)) };
