@@ -119,9 +119,9 @@
 //!   "busy, retry", never as "freed". `MPI_Compare_and_swap` is not used at
 //!   all: Open MPI 4.1's default one-sided component (osc/rdma over the vader
 //!   BTL) crashes the target process on it.
-//! * **Integer reads** take one get of state and value (on the direct path:
-//!   one load of the value), then read the state atomically: same live
-//!   generation means the value is the variable's.
+//! * **Integer reads** get the value word (on the direct path: load it),
+//!   then read the state atomically: a live state of the handle's generation
+//!   means the value was the variable's when it was read.
 //!
 //! Hence: concurrent `modify` of distinct elements from different ranks all
 //! land; `read` returns a snapshot of one variable (never data of another
@@ -156,6 +156,8 @@
 // The public API.
 mod config;
 mod error;
+#[doc(hidden)]
+pub mod fault;
 mod memory;
 mod ops;
 mod value;

@@ -10,6 +10,7 @@
 
 use crate::direct::Direct;
 use crate::error::Result;
+use crate::fault::{self, Point};
 use crate::hosts::Hosts;
 use crate::layout::{INT_VALUE, STATE};
 use crate::placement::Placement;
@@ -74,44 +75,40 @@ impl Hosts {
     /// Looks at a variable without pinning it: whether it exists, and an
     /// integer's value.
     ///
-    /// RMA path: one get of the state word and the value, then an atomic
-    /// re-read of the state: the same live generation proves that the
-    /// variable was not freed (and its descriptor reused) while the get read
-    /// the value. Direct path: a load of the value word, then one atomic
-    /// read of the state, which proves the same (the value word is the
-    /// variable's from its publish, which came before this rank had the
-    /// handle, until `LIVE` is cleared, after which the generation never
-    /// comes back). The get or load may race with a `modify` of the value
-    /// (old or new value, see the crate documentation).
+    /// The value word first (a get, or a load on the direct path), then one
+    /// atomic read of the state: a live state of the handle's generation
+    /// proves that the value word was the variable's when it was read (it
+    /// is the variable's from its publish, which came before this rank had
+    /// the handle, until `LIVE` is cleared, after which the generation never
+    /// comes back), so a descriptor freed and reused meanwhile is `Freed`,
+    /// never another variable's value. The read may race with a `modify` of
+    /// the value (old or new value, see the crate documentation). For a list
+    /// the value word means nothing and is ignored.
     pub(crate) fn peek(&self, var: &Var) -> Result<Peek> {
         let (host, disp) = self.descriptor_of(var);
-        if let Some((win, direct)) = self.direct() {
-            // The bracket orders the load before the atomic read below.
-            Direct::begin(win)?;
-            let value = direct.load(host, disp + INT_VALUE)?;
-            Direct::end(win)?;
-            let state = self.state_of(var)?;
-            return Ok(if !state.is_live_generation(var.gen) {
-                Peek::Freed
-            } else if state.has(Flags::INT) {
-                Peek::Int(value)
-            } else {
-                Peek::List
-            });
-        }
-        let mut words = [0i64; INT_VALUE + 1];
-        self.win.get(host, disp, &mut words)?;
-        let state = State::from_word(words[STATE]);
-        if !state.is_live_generation(var.gen) {
-            return Ok(Peek::Freed);
-        }
-        if !state.has(Flags::INT) {
-            return Ok(Peek::List);
-        }
-        Ok(if self.state_of(var)?.is_live_generation(var.gen) {
-            Peek::Int(words[INT_VALUE])
-        } else {
+        let value = match self.direct() {
+            Some((win, direct)) => {
+                // The bracket orders the load before the atomic read below.
+                Direct::begin(win)?;
+                let value = direct.load(host, disp + INT_VALUE)?;
+                Direct::end(win)?;
+                value
+            }
+            None => {
+                // Completed (flushed) before the atomic read is issued.
+                let mut word = [0i64];
+                self.win.get(host, disp + INT_VALUE, &mut word)?;
+                word[0]
+            }
+        };
+        fault::at(Point::BetweenIntReads);
+        let state = self.state_of(var)?;
+        Ok(if !state.is_live_generation(var.gen) {
             Peek::Freed
+        } else if state.has(Flags::INT) {
+            Peek::Int(value)
+        } else {
+            Peek::List
         })
     }
 
@@ -146,6 +143,7 @@ impl Hosts {
         let Some(state) = pinned else {
             return Ok(None);
         };
+        fault::at(Point::Pinned);
         // `reduce` runs the caller's fold while pinned: a panic in it still
         // takes the pin back, so that no free or map waits for it forever.
         let on_panic = PinGuard {
