@@ -48,12 +48,13 @@ impl Hosts {
         from: usize,
         out: &mut [i64],
     ) -> Result<()> {
-        if let Some((win, direct)) = self.direct() {
-            Direct::begin(win)?;
+        if let Some(direct) = self.direct() {
+            Direct::begin();
             for (host, slot, at, n) in pieces(placement, from, out.len()) {
                 direct.copy_out(host, self.layout.data_slot(slot), &mut out[at..at + n])?;
             }
-            return Direct::end(win);
+            Direct::end();
+            return Ok(());
         }
         for (host, slot, at, n) in pieces(placement, from, out.len()) {
             self.win
@@ -70,12 +71,13 @@ impl Hosts {
         from: usize,
         values: &[i64],
     ) -> Result<()> {
-        if let Some((win, direct)) = self.direct() {
-            Direct::begin(win)?;
+        if let Some(direct) = self.direct() {
+            Direct::begin();
             for (host, slot, at, n) in pieces(placement, from, values.len()) {
                 direct.copy_in(host, self.layout.data_slot(slot), &values[at..at + n])?;
             }
-            return Direct::end(win);
+            Direct::end();
+            return Ok(());
         }
         for (host, slot, at, n) in pieces(placement, from, values.len()) {
             self.win

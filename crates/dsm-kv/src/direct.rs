@@ -2,27 +2,33 @@
 //! copies through the addresses `MPI_Win_shared_query` gives, instead of
 //! `MPI_Put` / `MPI_Get`.
 //!
-//! Only *data* words (list elements, an integer's value) move this way;
-//! protocol words (state words, the allocator's lock, counters and bitmaps)
-//! stay on MPI atomics, so no word is ever accessed both by CPU atomics and
-//! MPI atomics.
+//! Every word of a direct memory is reached this way ([`crate::words`]):
+//! data and descriptor words by loads, stores and copies, protocol words
+//! (state words, the allocator's lock and counters) by CPU atomics
+//! ([`Direct::atomic`]). Every rank of a direct memory reaches them so (the
+//! path is chosen collectively), so no word is ever accessed both by CPU
+//! atomics and MPI atomics, and no operation makes an MPI call.
 //!
 //! # The memory-model rule
 //!
 //! The window is in the unified model (`MPI_WIN_MODEL` is
 //! `MPI_WIN_UNIFIED`, checked on every rank before this path is used), so a
-//! host's public and private copies are the same memory. MPI-4.0 §12.7
-//! ("Semantics and Correctness", the unified model's rules) orders a store
-//! by one process before a load by another when the storing process calls
-//! `MPI_Win_sync` after the store, the two processes synchronise, and the
-//! loading process calls `MPI_Win_sync` before the load. Here the
-//! synchronisation is the protocol on the variable's state word (MPI
-//! atomics: a pin, the exclusive `BUSY` flag, a free's drain, a publish),
-//! and every direct access is bracketed: [`Direct::begin`] (`MPI_Win_sync`)
-//! after the operation has taken the variable and before its first load or
-//! store, [`Direct::end`] (`MPI_Win_sync`) after its last one and before it
-//! releases the variable. The same bracket orders loads before a later
-//! store by another process (a free and a reuse of the slots).
+//! host's public and private copies are the same memory, which every process
+//! of the node maps (MPI-4.0 §12.4, §12.7). The processes synchronise on the
+//! variable's state word with sequentially consistent CPU atomics (a pin,
+//! the exclusive `BUSY` flag, a free's drain, a publish), the rule of
+//! `shm_core::sync::NodeWords`: such atomics order each process's plain
+//! loads and stores of the shared memory around them, the job `MPI_Win_sync`
+//! does when processes synchronise through MPI. Every run of direct accesses
+//! is bracketed all the same, so that the order does not rest on which
+//! atomic the protocol happens to use: [`Direct::begin`] (an acquire fence:
+//! the protocol step that took the variable, a load or a read-modify-write,
+//! comes before the first data access) and [`Direct::end`] (an
+//! acquire-release fence: every data load and store comes before the
+//! protocol step that follows, whether it stores, as an unpin does, or only
+//! loads, as the integer read's check of the state does). On x86 both are
+//! compiler fences only. The same bracket orders loads before a later store
+//! by another process (a free and a reuse of the slots).
 //!
 //! Data the protocol does not exclude from concurrent access (elements that
 //! `modify` writes while another rank reads or reduces the list, integer
@@ -32,8 +38,10 @@
 //! no other process may touch the data under, views it as `&mut [i64]`.
 
 use crate::error::{Error, Result};
-use shm_core::window::{LockedSharedWindow, Rma};
+use shm_core::sync::AtomicWords;
+use shm_core::window::{LockedSharedWindow, Op};
 use std::mem::MaybeUninit;
+use std::sync::atomic::{fence, AtomicI64, Ordering};
 
 /// Where every host's window starts in this process's address space.
 pub(crate) struct Direct {
@@ -71,16 +79,51 @@ impl Direct {
         Ok(unsafe { base.add(disp) })
     }
 
-    /// Opens a run of direct accesses: `MPI_Win_sync`, after the protocol
-    /// step that took the variable (see the module documentation).
-    pub(crate) fn begin(win: &LockedSharedWindow<i64>) -> Result<()> {
-        Ok(win.sync()?)
+    /// An atomic operation on a state word of `host`'s segment (sequentially
+    /// consistent, the order the protocol reasons in, as with MPI atomics):
+    /// `op` with `operand`, returning the old value.
+    pub(crate) fn atomic(&self, host: i32, disp: usize, op: Op, operand: i64) -> Result<i64> {
+        let word = self.words(host, disp, 1)?;
+        // SAFETY: one aligned word of the mapped segment (checked above); a
+        // state word of a direct memory, which every process accesses with
+        // CPU atomics only (module documentation).
+        let word = unsafe { AtomicI64::from_ptr(word) };
+        Ok(match op {
+            Op::Sum => word.fetch_add(operand, Ordering::SeqCst),
+            Op::BitOr => word.fetch_or(operand, Ordering::SeqCst),
+            Op::BitAnd => word.fetch_and(operand, Ordering::SeqCst),
+            Op::Replace => word.swap(operand, Ordering::SeqCst),
+            Op::NoOp => word.load(Ordering::SeqCst),
+            other => {
+                return Err(Error::Corrupted(format!(
+                    "{other:?} is not an operation on state words"
+                )))
+            }
+        })
     }
 
-    /// Closes a run of direct accesses: `MPI_Win_sync`, before the protocol
-    /// step that releases the variable.
-    pub(crate) fn end(win: &LockedSharedWindow<i64>) -> Result<()> {
-        Ok(win.sync()?)
+    /// A CPU compare-and-swap on a protocol word; returns the old value.
+    fn compare_swap(&self, host: i32, disp: usize, compare: i64, value: i64) -> Result<i64> {
+        let word = self.words(host, disp, 1)?;
+        // SAFETY: as in `atomic`.
+        let word = unsafe { AtomicI64::from_ptr(word) };
+        Ok(
+            match word.compare_exchange(compare, value, Ordering::SeqCst, Ordering::SeqCst) {
+                Ok(old) | Err(old) => old,
+            },
+        )
+    }
+
+    /// Opens a run of direct accesses, after the protocol step that took the
+    /// variable: an acquire fence (see the module documentation).
+    pub(crate) fn begin() {
+        fence(Ordering::Acquire);
+    }
+
+    /// Closes a run of direct accesses, before the protocol step that
+    /// releases the variable or checks it: an acquire-release fence.
+    pub(crate) fn end() {
+        fence(Ordering::AcqRel);
     }
 
     /// Copies `out.len()` words from `host`'s segment at `disp` into `out`.
@@ -156,4 +199,47 @@ impl Direct {
         // SAFETY: by the contract, mapped, aligned and unaliased.
         unsafe { &mut *words }
     }
+}
+
+/// The allocator's ticket lock on a direct memory: CPU atomics on the
+/// lock's words, as on every other protocol word of the memory.
+impl AtomicWords<i64> for Direct {
+    fn fetch_add(&self, target: i32, word: usize, value: i64) -> shm_core::Result<i64> {
+        self.atomic(target, word, Op::Sum, value).map_err(core)
+    }
+
+    fn swap(&self, target: i32, word: usize, value: i64) -> shm_core::Result<i64> {
+        self.atomic(target, word, Op::Replace, value).map_err(core)
+    }
+
+    fn compare_swap(
+        &self,
+        target: i32,
+        word: usize,
+        compare: i64,
+        value: i64,
+    ) -> shm_core::Result<i64> {
+        Direct::compare_swap(self, target, word, compare, value).map_err(core)
+    }
+
+    fn load(&self, target: i32, word: usize) -> shm_core::Result<i64> {
+        self.atomic(target, word, Op::NoOp, 0).map_err(core)
+    }
+
+    fn store(&self, target: i32, word: usize, value: i64) -> shm_core::Result<()> {
+        self.atomic(target, word, Op::Replace, value)
+            .map(drop)
+            .map_err(core)
+    }
+
+    fn complete(&self, _target: i32) -> shm_core::Result<()> {
+        fence(Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+/// A word outside a segment (a corrupted handle), as the window layer
+/// reports a bad argument.
+fn core(e: Error) -> shm_core::Error {
+    shm_core::Error::Usage(e.to_string())
 }

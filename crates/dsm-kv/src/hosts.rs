@@ -11,8 +11,9 @@
 //! while the protocol keeps them from changing (a pin, the exclusive `BUSY`
 //! flag, a free's `DEAD` flag, or a descriptor not yet published), except
 //! for the concurrent `modify` of one element and the integer read, which
-//! the crate documentation discusses. State words and the allocator's words
-//! are only accessed with MPI atomics.
+//! the crate documentation discusses. Protocol words (state words, the
+//! allocator's) are only accessed atomically: MPI atomics, or CPU atomics on
+//! a direct memory ([`crate::words`]).
 
 use crate::bulk::pieces;
 use crate::config::Access;
@@ -61,6 +62,12 @@ pub(crate) struct Hosts {
     /// The size of the communicator: the hosts are ranks `1..size`.
     size: i32,
     cache: RefCell<PlacementCache>,
+    /// The memory's communicator, whose progress engine a waiting rank
+    /// drives: on the direct path a wait on a state word makes no MPI call
+    /// of its own, and MPICH completes other ranks' RMA on this rank's
+    /// window (the allocator's words, a free's release) only when this rank
+    /// calls MPI.
+    pub(crate) comm: Rc<OwnedComm>,
 }
 
 /// `true` on every rank when all of them do (collective).
@@ -76,7 +83,7 @@ impl Hosts {
     /// with direct access to the data when, besides, every rank's window is
     /// in the unified memory model. All ranks take the same path.
     pub(crate) fn allocate(
-        comm: &OwnedComm,
+        comm: &Rc<OwnedComm>,
         layout: WindowLayout,
         access: Access,
     ) -> Result<Hosts> {
@@ -106,22 +113,21 @@ impl Hosts {
             layout,
             size: comm.size(),
             cache: RefCell::new(PlacementCache::default()),
+            comm: comm.clone(),
         })
     }
 
-    /// The shared window and the hosts' addresses, when the data moves by
-    /// loads and stores.
-    pub(crate) fn direct(&self) -> Option<(&LockedSharedWindow<i64>, &Direct)> {
+    /// The hosts' addresses, when the data moves by loads and stores.
+    pub(crate) fn direct(&self) -> Option<&Direct> {
         match &self.win {
-            HostWindows::Shared(win, Some(direct)) => Some((win, direct)),
+            HostWindows::Shared(_, Some(direct)) => Some(direct),
             _ => None,
         }
     }
 
     /// The direct path's view, for the bulk operations in place.
     pub(crate) fn in_place(&self) -> Option<InPlace<'_>> {
-        self.direct().map(|(win, direct)| InPlace {
-            win,
+        self.direct().map(|direct| InPlace {
             direct,
             layout: &self.layout,
         })
@@ -164,9 +170,10 @@ impl Hosts {
         )
     }
 
-    /// An atomic read of one word (`MPI_Fetch_and_op` with `MPI_NO_OP`).
+    /// An atomic read of one word (`MPI_Fetch_and_op` with `MPI_NO_OP`, or
+    /// a CPU atomic load).
     pub(crate) fn atomic_read(&self, host: i32, disp: usize) -> Result<i64> {
-        Ok(self.win.fetch_and_op(host, disp, 0, Op::NoOp)?)
+        self.atomic(host, disp, Op::NoOp, 0)
     }
 
     /// Writes `values` into the extents of `placement`.
@@ -176,15 +183,15 @@ impl Hosts {
 
     /// Reads the elements of `placement`.
     pub(crate) fn read_values(&self, placement: &Placement) -> Result<Vec<i64>> {
-        if let Some((win, direct)) = self.direct() {
+        if let Some(direct) = self.direct() {
             // Straight into the new vector, without zeroing it first.
             let mut values = Vec::with_capacity(placement.len);
             let out = values.spare_capacity_mut();
-            Direct::begin(win)?;
+            Direct::begin();
             for (host, slot, at, n) in pieces(placement, 0, placement.len) {
                 direct.copy_out_uninit(host, self.layout.data_slot(slot), &mut out[at..at + n])?;
             }
-            Direct::end(win)?;
+            Direct::end();
             // SAFETY: the pieces of `0..len` cover it exactly (a placement's
             // extents add up to its length), so every element was written.
             unsafe { values.set_len(placement.len) };
@@ -196,14 +203,15 @@ impl Hosts {
     }
 
     /// Writes one data word (an element, or an integer's value) and
-    /// completes it at its host: a direct store and `MPI_Win_sync`, or a put
-    /// and a flush.
+    /// completes it at its host: a direct store inside the fence bracket, or
+    /// a put and a flush.
     pub(crate) fn write_word(&self, host: i32, disp: usize, value: i64) -> Result<()> {
         match self.direct() {
-            Some((win, direct)) => {
-                Direct::begin(win)?;
+            Some(direct) => {
+                Direct::begin();
                 direct.store(host, disp, value)?;
-                Direct::end(win)
+                Direct::end();
+                Ok(())
             }
             None => Ok(self.win.put_flush(host, disp, &[value])?),
         }
@@ -214,8 +222,7 @@ impl Hosts {
     pub(crate) fn write_chain(&self, extents: &[Extent]) -> Result<()> {
         for (j, e) in extents.iter().enumerate() {
             let next = extent_link(extents.get(j + 1));
-            self.win
-                .put(e.host, self.layout.chain_link(e.start), &next)?;
+            self.put_words(e.host, self.layout.chain_link(e.start), &next)?;
         }
         Ok(())
     }
@@ -225,7 +232,7 @@ impl Hosts {
     /// reserved slot (an integer).
     pub(crate) fn write_descriptor(&self, host: i32, index: u32, words: [i64; 3]) -> Result<()> {
         let disp = self.layout.descriptor(index as usize) + LEN;
-        Ok(self.win.put(host, disp, &words)?)
+        self.put_words(host, disp, &words)
     }
 
     /// Reads the placement of a variable whose placement cannot change
@@ -233,7 +240,7 @@ impl Hosts {
     pub(crate) fn fetch_placement(&self, var: &Var, int: bool) -> Result<Placement> {
         let (host, disp) = self.descriptor_of(var);
         let mut words = [0i64; 3];
-        self.win.get(host, disp + LEN, &mut words)?;
+        self.get_words(host, disp + LEN, &mut words)?;
         let word = |offset: usize| words[offset - LEN];
         let bad = |what: String| Error::Corrupted(format!("{var}: {what}"));
         let unpack = |r: i64, len: i64| -> Result<Extent> {
@@ -269,8 +276,7 @@ impl Hosts {
             extents.push(e);
             if total < len {
                 let mut link = [0i64; 2];
-                self.win
-                    .get(e.host, self.layout.chain_link(e.start), &mut link)?;
+                self.get_words(e.host, self.layout.chain_link(e.start), &mut link)?;
                 (next, next_len) = (link[0], link[1]);
             }
         }

@@ -1,7 +1,6 @@
 //! `map`, `filter` and `reduce` in place on co-located hosts: the elements
-//! are loaded and stored where they are ([`crate::direct`]), with one
-//! `MPI_Win_sync` before the first access and one after the last (the
-//! memory-model rule is in [`crate::direct`]).
+//! are loaded and stored where they are, inside the fence bracket of
+//! [`crate::direct`] (where the memory-model rule is).
 //!
 //! `map` and `filter` hold the variable's exclusive `BUSY` flag with the
 //! pins drained, so no other process touches its elements meanwhile: `map`
@@ -17,17 +16,15 @@ use crate::error::Result;
 use crate::layout::WindowLayout;
 use crate::placement::Placement;
 use crate::value::Extent;
-use shm_core::window::LockedSharedWindow;
 
 /// Elements per chunk of [`fold`]: 32 KiB, which stays in a core's L1 cache
 /// between the copy and the fold (the copy is all the memory traffic there
 /// is, so a smaller buffer than [`CHUNK`] serves better).
 const FOLD_CHUNK: usize = 1 << 12;
 
-/// The direct path's view of the hosts: the shared window (for the
-/// `MPI_Win_sync` bracket), the segments' addresses and the layout.
+/// The direct path's view of the hosts: the segments' addresses and the
+/// layout.
 pub(crate) struct InPlace<'a> {
-    pub(crate) win: &'a LockedSharedWindow<i64>,
     pub(crate) direct: &'a Direct,
     pub(crate) layout: &'a WindowLayout,
 }
@@ -48,7 +45,7 @@ impl InPlace<'_> {
     ) -> Result<T> {
         let mut buf = vec![0i64; FOLD_CHUNK.min(placement.len)];
         let mut acc = init;
-        Direct::begin(self.win)?;
+        Direct::begin();
         for from in (0..placement.len).step_by(FOLD_CHUNK) {
             let chunk = &mut buf[..FOLD_CHUNK.min(placement.len - from)];
             for (host, slot, at, n) in pieces(placement, from, chunk.len()) {
@@ -57,14 +54,14 @@ impl InPlace<'_> {
             }
             acc = chunk.iter().fold(acc, |a, &x| f(a, x));
         }
-        Direct::end(self.win)?;
+        Direct::end();
         Ok(acc)
     }
 
     /// Replaces every element `x` by `f(x)`, extent by extent, in place. The
     /// caller holds the variable exclusively.
     pub(crate) fn map(&self, placement: &Placement, mut f: impl FnMut(i64) -> i64) -> Result<()> {
-        Direct::begin(self.win)?;
+        Direct::begin();
         for e in &placement.extents {
             let words = self.extent(e)?;
             // SAFETY: the caller holds the variable exclusively (BUSY set, pins
@@ -73,7 +70,8 @@ impl InPlace<'_> {
             let elements = unsafe { Direct::exclusive(words) };
             elements.iter_mut().for_each(|x| *x = f(*x));
         }
-        Direct::end(self.win)
+        Direct::end();
+        Ok(())
     }
 
     /// Moves the elements for which `keep` is `true` to the front of the list,
@@ -100,7 +98,7 @@ impl InPlace<'_> {
         let Some(&(first, first_len)) = spans.first() else {
             return Ok(0);
         };
-        Direct::begin(self.win)?;
+        Direct::begin();
         // The free place: `dst`, in extent `next - 1`, with `room` places left
         // in it.
         let (mut dst, mut room, mut next) = (first, first_len, 1);
@@ -129,7 +127,7 @@ impl InPlace<'_> {
                 (left, room, kept) = (left - run, room - n, kept + n);
             }
         }
-        Direct::end(self.win)?;
+        Direct::end();
         Ok(kept)
     }
 }

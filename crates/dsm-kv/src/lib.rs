@@ -136,12 +136,12 @@
 //! When every rank shares one node (and [`Access::Auto`], the default, is
 //! asked), the segments are one `MPI_Win_allocate_shared` window; when its
 //! memory model is unified on every rank, list elements and integer values
-//! move by plain loads, stores and copies, each run of them bracketed by
-//! `MPI_Win_sync` after the protocol step that takes the variable and before
-//! the one that releases it ([`DistributedMemory::is_direct`]). Otherwise
-//! (several nodes, or [`Access::Rma`]) the segments are one `MPI_Win_allocate`
-//! window and plain `MPI_Put`/`MPI_Get` move the values. State and allocator
-//! words are MPI atomics on both paths. `docs/dsm-kv.md` gives the
+//! move by plain loads, stores and copies, and the protocol words (state
+//! words, the allocator's lock and counters) are CPU atomics on every rank:
+//! no operation makes an MPI call ([`DistributedMemory::is_direct`]).
+//! Otherwise (several nodes, or [`Access::Rma`]) the segments are one
+//! `MPI_Win_allocate` window, plain `MPI_Put`/`MPI_Get` move the words and
+//! the protocol words are MPI atomics. `docs/dsm-kv.md` gives the
 //! memory-model rule of each access.
 //!
 //! On either path, the same element modified and read at the same moment by
@@ -172,6 +172,7 @@ mod layout; // where everything is in a host's window
 mod placement; // where a variable's elements are, and its cache
 mod protocol; // pin, exclusive, free, drain, publish on the state word
 mod state; // the state word of a descriptor
+mod words; // every access to the hosts' words: MPI, or CPU on the direct path
 
 pub use config::{Access, Config};
 pub use error::{Error, Result};

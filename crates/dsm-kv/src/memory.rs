@@ -7,6 +7,7 @@ use crate::hosts::Hosts;
 use crate::value::{Extent, Var};
 use mpi::topology::Communicator;
 use shm_core::OwnedComm;
+use std::rc::Rc;
 
 /// A distributed memory of `i64` and lists of `i64`.
 ///
@@ -18,9 +19,10 @@ use shm_core::OwnedComm;
 ///
 /// Not `Send` or `Sync` (it holds MPI windows).
 pub struct DistributedMemory {
-    // Field order matters: the windows are freed before the communicator.
+    // Field order matters: the windows are freed before the communicator
+    // (which the hosts share, for MPI progress while they wait).
     pub(crate) hosts: Hosts,
-    comm: OwnedComm,
+    comm: Rc<OwnedComm>,
 }
 
 impl std::fmt::Debug for DistributedMemory {
@@ -111,7 +113,7 @@ impl DistributedMemory {
         config: Config,
         access: std::result::Result<Access, String>,
     ) -> Result<DistributedMemory> {
-        let comm = OwnedComm::duplicate(comm)?;
+        let comm = Rc::new(OwnedComm::duplicate(comm)?);
         let size = comm.size();
         if size < 2 {
             return Err(Error::TooFewProcesses { size });

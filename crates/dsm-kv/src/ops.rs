@@ -161,8 +161,8 @@ impl DistributedMemory {
                 if state.has(Flags::INT) {
                     let (host, disp) = self.hosts.descriptor_of(var);
                     let mut v = [0i64];
-                    self.hosts.win.get(host, disp + INT_VALUE, &mut v)?;
-                    self.hosts.win.put(host, disp + INT_VALUE, &[f(v[0])])?;
+                    self.hosts.get_words(host, disp + INT_VALUE, &mut v)?;
+                    self.hosts.put_words(host, disp + INT_VALUE, &[f(v[0])])?;
                 } else {
                     self.hosts.map_values(placement, f)?;
                 }
@@ -196,7 +196,7 @@ impl DistributedMemory {
                 self.hosts
                     .write_descriptor(host, index, new_placement.list_descriptor())?;
                 // The metadata no longer names the released slots: give them back.
-                self.hosts.win.flush_all()?;
+                self.hosts.flush_all()?;
                 self.hosts.release_slots(&released)?;
                 Ok((kept, new_placement))
             })?

@@ -3,7 +3,7 @@
 use crate::layout::extent_link;
 use crate::state::State;
 use crate::value::{Extent, Var};
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::rc::Rc;
 
 /// The placement of a variable: its length and its extents in list order. An
@@ -70,7 +70,7 @@ impl Placement {
 /// Placements this rank read, by (host, descriptor), each with the state key
 /// it is valid for: a pinned operation whose key matches needs no read.
 #[derive(Debug, Default)]
-pub(crate) struct PlacementCache(HashMap<(u32, u32), (State, Rc<Placement>)>);
+pub(crate) struct PlacementCache(FxHashMap<(u32, u32), (State, Rc<Placement>)>);
 
 impl PlacementCache {
     /// Entries kept at most; the cache starts over when it is full.

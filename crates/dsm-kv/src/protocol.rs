@@ -1,9 +1,10 @@
 //! The protocol on a descriptor's state word: pin, exclusive, free, drain,
 //! publish (see "Concurrency contract" in the crate documentation).
 //!
-//! The state word is only ever read and changed with MPI atomics
-//! (`MPI_Fetch_and_op`, `MPI_Accumulate`), which are atomic with respect to
-//! each other on the same word; the bits are in [`crate::state`]. Flags are
+//! The state word is only ever read and changed atomically: with MPI atomics
+//! (`MPI_Fetch_and_op`, `MPI_Accumulate`, atomic with respect to each other
+//! on the same word), or, on a direct memory, with CPU atomics on every rank
+//! ([`Direct::atomic`]); the bits are in [`crate::state`]. Flags are
 //! set with fetch-or, whose old state says whether this rank set them;
 //! `MPI_Compare_and_swap` is not used (Open MPI 4.1's osc/rdma crashes the
 //! target on it).
@@ -45,25 +46,20 @@ impl Drop for PinGuard<'_> {
 impl Hosts {
     /// Applies `update` to a state word; returns the old state.
     fn fetch_update(&self, host: i32, disp: usize, update: Update) -> Result<State> {
-        let old = self
-            .win
-            .fetch_and_op(host, disp, update.operand, update.op)?;
+        let old = self.atomic(host, disp, update.op, update.operand)?;
         Ok(State::from_word(old))
     }
 
     /// Applies `update` to a state word, completed locally only: the target
-    /// sees it when the library delivers it (at once on shared memory).
+    /// sees it when the library delivers it (at once on shared memory, and
+    /// for CPU atomics).
     fn update(&self, host: i32, disp: usize, update: Update) -> Result<()> {
-        Ok(self
-            .win
-            .accumulate(host, disp, &[update.operand], update.op)?)
+        self.accumulate(host, disp, update.op, update.operand)
     }
 
     /// Applies `update` to a state word and waits until the target has it.
     fn update_flush(&self, host: i32, disp: usize, update: Update) -> Result<()> {
-        Ok(self
-            .win
-            .accumulate_flush(host, disp, &[update.operand], update.op)?)
+        self.accumulate_flush(host, disp, update.op, update.operand)
     }
 
     /// The state of `var`'s descriptor, read atomically.
@@ -87,11 +83,11 @@ impl Hosts {
     pub(crate) fn peek(&self, var: &Var) -> Result<Peek> {
         let (host, disp) = self.descriptor_of(var);
         let value = match self.direct() {
-            Some((win, direct)) => {
+            Some(direct) => {
                 // The bracket orders the load before the atomic read below.
-                Direct::begin(win)?;
+                Direct::begin();
                 let value = direct.load(host, disp + INT_VALUE)?;
-                Direct::end(win)?;
+                Direct::end();
                 value
             }
             None => {
@@ -128,7 +124,7 @@ impl Hosts {
         self.check_handle(var)?;
         let (host, disp) = self.descriptor_of(var);
         // `Some(None)`: the variable is gone; `None`: busy, retry.
-        let pinned = poll(None, || -> Result<_> {
+        let pinned = poll(Some(&self.comm), || -> Result<_> {
             let state = self.fetch_update(host, disp, Update::PIN)?;
             if !state.is_live_generation(var.gen) {
                 self.update(host, disp, Update::UNPIN)?;
@@ -163,7 +159,7 @@ impl Hosts {
     /// Waits until no operation pins the variable and none of `flags` is
     /// set; returns the state then.
     fn drain(&self, host: i32, disp: usize, flags: Flags) -> Result<State> {
-        poll(None, || -> Result<_> {
+        poll(Some(&self.comm), || -> Result<_> {
             let state = self.fetch_update(host, disp, Update::READ)?;
             Ok(state.is_drained(flags).then_some(state))
         })
@@ -201,7 +197,7 @@ impl Hosts {
     ) -> Result<Option<R>> {
         let (host, disp) = self.descriptor_of(var);
         // `Some(false)`: the variable is gone; `None`: taken, retry.
-        let taken = poll(None, || -> Result<_> {
+        let taken = poll(Some(&self.comm), || -> Result<_> {
             let Some(old) = self.set_flag(var, Flags::BUSY)? else {
                 return Ok(Some(false));
             };
@@ -224,7 +220,7 @@ impl Hosts {
             .and_then(|placement| f(&placement, state));
         // What `f` wrote completes at every target before the variable is
         // released, so that it is visible to whoever pins it next.
-        let flushed = self.win.flush_all();
+        let flushed = self.flush_all();
         let key = state.key();
         let release = key.end_exclusive();
         self.update_flush(host, disp, release)?;
@@ -251,7 +247,7 @@ impl Hosts {
         let (host, disp) = self.descriptor_of(var);
         // `Some(false)`: freed already; `None`: another free is in progress
         // (or a stale handle's bit for an instant), wait for it.
-        let marked = poll(None, || -> Result<_> {
+        let marked = poll(Some(&self.comm), || -> Result<_> {
             Ok(match self.set_flag(var, Flags::DEAD)? {
                 None => Some(false),
                 Some(old) => (!old.has(Flags::DEAD)).then_some(true),
@@ -284,7 +280,7 @@ impl Hosts {
         self.write_descriptor(host, index, words)?;
         // Data, chain and descriptor words complete before the variable
         // exists: whoever sees it live reads them after this flush.
-        self.win.flush_all()?;
+        self.flush_all()?;
         let (update, generation) = state.publish(int);
         self.update_flush(host, disp, update)?;
         Ok(Var {
@@ -297,8 +293,8 @@ impl Hosts {
     /// Waits until no exclusive operation (of any rank) holds the variable.
     /// `false` when it no longer exists.
     pub(crate) fn wait_not_busy(&self, var: &Var) -> Result<bool> {
-        self.win.flush_all()?;
-        poll(None, || -> Result<_> {
+        self.flush_all()?;
+        poll(Some(&self.comm), || -> Result<_> {
             let state = self.state_of(var)?;
             if !state.is_live_generation(var.gen) {
                 return Ok(Some(false));

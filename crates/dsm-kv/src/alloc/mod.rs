@@ -3,15 +3,15 @@
 //!
 //! Allocation metadata (the bitmaps and the counters [`USED_SLOTS`] and
 //! [`USED_DESCRIPTORS`]) changes only under the host's lock, one host at a
-//! time, so there is never a deadlock. The lock is a FIFO
-//! [`TicketLock`] in words [`LOCK_NEXT`] and [`LOCK_SERVING`] of the host's
-//! window, taken with `MPI_Fetch_and_op` only; its guard passes the turn on
-//! however the holder leaves (an error or a panic included), so an MPI error
-//! under the lock does not leave the host locked for the other ranks. Under the lock the bitmap
-//! moves with plain get and put (the lock orders them, and its release
-//! flushes them first); the counters change with `MPI_Accumulate`, so that
-//! [`free_slots`](Hosts::free_slots_on) can read them atomically without
-//! the lock.
+//! time, so there is never a deadlock. The lock is a FIFO [`TicketLock`] in
+//! words [`LOCK_NEXT`] and [`LOCK_SERVING`] of the host's window, taken with
+//! atomics only (`MPI_Fetch_and_op`, or CPU atomics on a direct memory:
+//! [`crate::words`]); its guard passes the turn on however the holder leaves
+//! (an error or a panic included), so an error under the lock does not leave
+//! the host locked for the other ranks. Under the lock the bitmap moves with
+//! plain get and put, or copies (the lock orders them, and its release
+//! completes them first); the counters change atomically, so that
+//! [`free_slots`](Hosts::free_slots_on) can read them without the lock.
 
 mod bitmap;
 
@@ -19,13 +19,17 @@ use crate::error::{Error, Result};
 use crate::hosts::{HostWindows, Hosts};
 use crate::layout::{LOCK_NEXT, LOCK_SERVING, USED_DESCRIPTORS, USED_SLOTS};
 use crate::value::Extent;
-use shm_core::sync::TicketLock;
-use shm_core::window::{Op, Rma};
+use shm_core::sync::{AtomicWords, TicketLock};
+use shm_core::window::Op;
 use std::collections::BTreeMap;
 use std::ops::RangeInclusive;
 
 /// Runs `f` holding the allocation lock of `host` in `win`.
-fn with_lock<W: Rma<i64>, R>(win: &W, host: i32, f: impl FnOnce() -> Result<R>) -> Result<R> {
+fn with_lock<W: AtomicWords<i64>, R>(
+    win: &W,
+    host: i32,
+    f: impl FnOnce() -> Result<R>,
+) -> Result<R> {
     let lock = TicketLock::<i64, _>::acquire(win, host, LOCK_NEXT, LOCK_SERVING)?;
     let result = f();
     lock.release()?;
@@ -38,7 +42,8 @@ impl Hosts {
     fn with_host_lock<R>(&self, host: i32, f: impl FnOnce() -> Result<R>) -> Result<R> {
         match &self.win {
             HostWindows::Rma(win) => with_lock(win, host, f),
-            HostWindows::Shared(win, _) => with_lock(win, host, f),
+            HostWindows::Shared(_, Some(direct)) => with_lock(direct, host, f),
+            HostWindows::Shared(win, None) => with_lock(win, host, f),
         }
     }
 
@@ -88,8 +93,7 @@ impl Hosts {
                 if let Some(words) = bitmap::words_of_runs(&runs) {
                     self.put_bits(host, self.layout.slot_bitmap, &bits, words)?;
                     let taken: usize = runs.iter().map(|r| r.1).sum();
-                    self.win
-                        .accumulate(host, USED_SLOTS, &[taken as i64], Op::Sum)?;
+                    self.accumulate(host, USED_SLOTS, Op::Sum, taken as i64)?;
                 }
                 Ok(runs)
             })?;
@@ -141,8 +145,7 @@ impl Hosts {
                         ))
                     })?;
                 self.put_bits(host, self.layout.slot_bitmap, &bits, words)?;
-                self.win
-                    .accumulate(host, USED_SLOTS, &[-(count as i64)], Op::Sum)?;
+                self.accumulate(host, USED_SLOTS, Op::Sum, -(count as i64))?;
                 Ok(())
             })?;
         }
@@ -168,7 +171,7 @@ impl Hosts {
                 let index = bitmap::take_one(&mut bits, self.layout.descriptors);
                 if let Some(i) = index {
                     self.put_bits(host, disp, &bits, i / 64..=i / 64)?;
-                    self.win.accumulate(host, USED_DESCRIPTORS, &[1], Op::Sum)?;
+                    self.accumulate(host, USED_DESCRIPTORS, Op::Sum, 1)?;
                 }
                 Ok(index)
             })?;
@@ -188,15 +191,14 @@ impl Hosts {
             let mut bits = self.get_bits(host, disp, 1)?;
             bits[0] &= !(1u64 << (index % 64));
             self.put_bits(host, disp, &bits, 0..=0)?;
-            self.win
-                .accumulate(host, USED_DESCRIPTORS, &[-1], Op::Sum)?;
+            self.accumulate(host, USED_DESCRIPTORS, Op::Sum, -1)?;
             Ok(())
         })
     }
 
     fn get_bits(&self, host: i32, disp: usize, words: usize) -> Result<Vec<u64>> {
         let mut raw = vec![0i64; words];
-        self.win.get(host, disp, &mut raw)?;
+        self.get_words(host, disp, &mut raw)?;
         Ok(raw.into_iter().map(|w| w as u64).collect())
     }
 
@@ -210,8 +212,7 @@ impl Hosts {
     ) -> Result<()> {
         let first = *words.start();
         let raw: Vec<i64> = bits[words].iter().map(|&w| w as i64).collect();
-        self.win.put(host, disp + first, &raw)?;
-        Ok(())
+        self.put_words(host, disp + first, &raw)
     }
 }
 

@@ -277,7 +277,7 @@ mod tests {
             "| MpiLock contended vs MPI_Win_lock | - | - | - | - | ≤ 1x | not measured (no mpi-lock/raw rows) |",
             "| MpiLock contended, speed-up over pshmem MPILock | 4 | 1.00 µs | 174.00 µs (pshmem, quoted in issue 5, not measured here) | 174.0x faster | ≥ 10x faster | meets |",
             "| MpiLock remote ops per acquire, constant in ranks | 2 | 2.50 | bound 4 (2 per lock + 2 per unlock) | max/min 1.00 | every count ≤ 4 | meets (only one rank count) |",
-            "| dsm-kv map 10^6 vs memcpy | - | - | - | - | ≤ 2x | not measured (no dsm-kv rows) |",
+            "| dsm-kv map 10^6 vs memcpy | - | - | - | - | ≤ 1.5x | not measured (no dsm-kv rows) |",
             "| Pool empty task (chunk 1), speed-up over pympipool map | 4 | - | - | - | ≥ 10x faster | not measured (no pympipool row; run make bench-peers) |",
             "| Pool load-balance efficiency vs pympipool map | 4 | 0.90 | 0.60 (pympipool) | 1.50x | ≥ 1x | meets |",
         ] {

@@ -1,0 +1,95 @@
+//! The one way to the hosts' words: MPI RMA calls on the RMA path; CPU
+//! atomics, loads, stores and copies on the direct path, where a memory's
+//! operations then make no MPI call at all.
+//!
+//! That is the point: MPICH completes one rank's RMA on another rank's
+//! window only when that rank calls MPI. A direct memory that used RMA for
+//! some words (a placement, the allocator's bitmaps) and CPU atomics for
+//! others would hang as soon as a rank looping on CPU-only operations were
+//! the target of another rank's get (seen on MPICH 4: a `modify` that reads
+//! its placement waits forever for a host that reads a list in a loop).
+//!
+//! Each word is reached one way for the whole life of a memory, chosen with
+//! the path on every rank at once, so no word ever sees both CPU and MPI
+//! atomics.
+
+use crate::direct::Direct;
+use crate::error::Result;
+use crate::hosts::Hosts;
+use shm_core::window::Op;
+
+impl Hosts {
+    /// `op` with `operand` on one word, atomically; returns the old value.
+    pub(crate) fn atomic(&self, host: i32, disp: usize, op: Op, operand: i64) -> Result<i64> {
+        match self.direct() {
+            Some(direct) => direct.atomic(host, disp, op, operand),
+            None => Ok(self.win.fetch_and_op(host, disp, operand, op)?),
+        }
+    }
+
+    /// `op` with `operand` on one word, atomically, completed locally only:
+    /// the target has it when MPI delivers it (at once on shared memory, and
+    /// for CPU atomics).
+    pub(crate) fn accumulate(&self, host: i32, disp: usize, op: Op, operand: i64) -> Result<()> {
+        match self.direct() {
+            Some(direct) => direct.atomic(host, disp, op, operand).map(drop),
+            None => Ok(self.win.accumulate(host, disp, &[operand], op)?),
+        }
+    }
+
+    /// `op` with `operand` on one word, atomically, complete at the target
+    /// when this returns.
+    pub(crate) fn accumulate_flush(
+        &self,
+        host: i32,
+        disp: usize,
+        op: Op,
+        operand: i64,
+    ) -> Result<()> {
+        match self.direct() {
+            Some(direct) => direct.atomic(host, disp, op, operand).map(drop),
+            None => Ok(self.win.accumulate_flush(host, disp, &[operand], op)?),
+        }
+    }
+
+    /// Reads `out.len()` words that the protocol keeps from changing
+    /// meanwhile (descriptor words, chain links, bitmaps under the lock).
+    pub(crate) fn get_words(&self, host: i32, disp: usize, out: &mut [i64]) -> Result<()> {
+        match self.direct() {
+            Some(direct) => {
+                Direct::begin();
+                direct.copy_out(host, disp, out)?;
+                Direct::end();
+                Ok(())
+            }
+            None => Ok(self.win.get(host, disp, out)?),
+        }
+    }
+
+    /// Writes words that no other process reads meanwhile; they are complete
+    /// at the target by the next [`flush_all`](Self::flush_all) (direct: at
+    /// once).
+    pub(crate) fn put_words(&self, host: i32, disp: usize, data: &[i64]) -> Result<()> {
+        match self.direct() {
+            Some(direct) => {
+                Direct::begin();
+                direct.copy_in(host, disp, data)?;
+                Direct::end();
+                Ok(())
+            }
+            None => Ok(self.win.put(host, disp, data)?),
+        }
+    }
+
+    /// Completes this rank's writes at every host before the protocol step
+    /// that lets others read them: `MPI_Win_flush_all`, or a fence.
+    pub(crate) fn flush_all(&self) -> Result<()> {
+        match self.direct() {
+            Some(_) => {
+                std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
+                Ok(())
+            }
+            None => Ok(self.win.flush_all()?),
+        }
+    }
+}
