@@ -62,11 +62,10 @@ pub(crate) struct Hosts {
     /// The size of the communicator: the hosts are ranks `1..size`.
     size: i32,
     cache: RefCell<PlacementCache>,
-    /// The memory's communicator, whose progress engine a waiting rank
-    /// drives: on the direct path a wait on a state word makes no MPI call
-    /// of its own, and MPICH completes other ranks' RMA on this rank's
-    /// window (the allocator's words, a free's release) only when this rank
-    /// calls MPI.
+    /// The memory's communicator, whose progress engine a rank drives while
+    /// it waits patiently (a busy variable, a drain): on the RMA path MPICH
+    /// completes other ranks' RMA on this rank's window only when this rank
+    /// calls MPI, and a wait must not depend on what its attempts call.
     pub(crate) comm: Rc<OwnedComm>,
 }
 
