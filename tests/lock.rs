@@ -413,9 +413,13 @@ mpi_test!(fn node_batched_order_bounds_runs(world, 4) {
         grants.flush(0).unwrap();
         assert!(nodes.iter().all(|&v| v > 0), "a ticket was never granted: {nodes:?}");
         if topology.nodes() > 1 {
-            // Every node always has a rank waiting: no run beyond the bound.
-            let longest = nodes.chunk_by(|a, b| a == b).map(<[i64]>::len).max().unwrap();
-            assert!(longest <= MAX_BATCH as usize, "a node held the lock {longest} times in a row");
+            // While another node has a rank waiting, no run goes beyond the
+            // bound. The last run is the exception: once the other nodes'
+            // ranks have done their iterations, the node left has the lock
+            // to itself (seen on the bed: a last run of 17).
+            let runs: Vec<usize> = nodes.chunk_by(|a, b| a == b).map(<[i64]>::len).collect();
+            let longest = runs[..runs.len() - 1].iter().copied().max().unwrap_or(0);
+            assert!(longest <= MAX_BATCH as usize, "a node held the lock {longest} times in a row: runs {runs:?}");
         }
         let stats = lock.stats();
         assert_eq!(stats.acquisitions as usize, ITERS);
