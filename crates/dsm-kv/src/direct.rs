@@ -162,14 +162,6 @@ impl Direct {
         Ok(())
     }
 
-    /// Loads one word with a volatile load (an integer's value, which
-    /// another rank may `modify` at the same moment).
-    pub(crate) fn load(&self, host: i32, disp: usize) -> Result<i64> {
-        let src = self.words(host, disp, 1)?;
-        // SAFETY: one word of the segment, checked above; aligned.
-        Ok(unsafe { src.read_volatile() })
-    }
-
     /// Stores one word with a volatile store (a `modify`, which other ranks
     /// may read at the same moment).
     pub(crate) fn store(&self, host: i32, disp: usize, value: i64) -> Result<()> {

@@ -4,12 +4,11 @@
 //! The state word is only ever read and changed atomically: with MPI atomics
 //! (`MPI_Fetch_and_op`, `MPI_Accumulate`, atomic with respect to each other
 //! on the same word), or, on a direct memory, with CPU atomics on every rank
-//! ([`Direct::atomic`]); the bits are in [`crate::state`]. Flags are
+//! ([`crate::direct::Direct::atomic`]); the bits are in [`crate::state`]. Flags are
 //! set with fetch-or, whose old state says whether this rank set them;
 //! `MPI_Compare_and_swap` is not used (Open MPI 4.1's osc/rdma crashes the
 //! target on it).
 
-use crate::direct::Direct;
 use crate::error::Result;
 use crate::fault::{self, Point};
 use crate::hosts::Hosts;
@@ -82,21 +81,11 @@ impl Hosts {
     /// the value word means nothing and is ignored.
     pub(crate) fn peek(&self, var: &Var) -> Result<Peek> {
         let (host, disp) = self.descriptor_of(var);
-        let value = match self.direct() {
-            Some(direct) => {
-                // The bracket orders the load before the atomic read below.
-                Direct::begin();
-                let value = direct.load(host, disp + INT_VALUE)?;
-                Direct::end();
-                value
-            }
-            None => {
-                // Completed (flushed) before the atomic read is issued.
-                let mut word = [0i64];
-                self.win.get(host, disp + INT_VALUE, &mut word)?;
-                word[0]
-            }
-        };
+        // Complete before the atomic read is issued: a flushed get, or a
+        // copy inside the fence bracket.
+        let mut value = [0i64];
+        self.get_words(host, disp + INT_VALUE, &mut value)?;
+        let value = value[0];
         fault::at(Point::BetweenIntReads);
         let state = self.state_of(var)?;
         Ok(if !state.is_live_generation(var.gen) {
