@@ -14,6 +14,7 @@
 //! work in place instead ([`crate::in_place`]), and the ranges below are
 //! copies.
 
+use crate::compact::compact;
 use crate::direct::Direct;
 use crate::error::Result;
 use crate::hosts::Hosts;
@@ -162,37 +163,10 @@ impl Hosts {
     }
 }
 
-/// Moves the elements of `values` for which `keep` is `true` to its front,
-/// in order; returns how many there are. Branch-free: every element is
-/// copied to the next free place, which advances only when it is kept (a
-/// branch per element would mispredict half the time on a filter that keeps
-/// half, and cost more than the copy).
-fn compact(values: &mut [i64], mut keep: impl FnMut(i64) -> bool) -> usize {
-    let mut n = 0;
-    for i in 0..values.len() {
-        let x = values[i];
-        values[n] = x;
-        n += usize::from(keep(x));
-    }
-    n
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::value::Extent;
-
-    #[test]
-    fn compact_keeps_the_kept_in_order() {
-        let mut v: Vec<i64> = (0..10).collect();
-        assert_eq!(compact(&mut v, |x| x % 3 == 0), 4);
-        assert_eq!(v[..4], [0, 3, 6, 9]);
-        let mut v = vec![1, 2, 3];
-        assert_eq!(compact(&mut v, |_| true), 3);
-        assert_eq!(v, [1, 2, 3]);
-        assert_eq!(compact(&mut v, |_| false), 0);
-        assert_eq!(compact(&mut [], |_| true), 0);
-    }
 
     #[test]
     fn pieces_cut_a_range_at_extent_boundaries() {

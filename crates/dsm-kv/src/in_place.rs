@@ -11,6 +11,7 @@
 //! the buffer.
 
 use crate::bulk::pieces;
+use crate::compact::compact_raw;
 use crate::direct::Direct;
 use crate::error::Result;
 use crate::layout::WindowLayout;
@@ -78,10 +79,10 @@ impl InPlace<'_> {
     /// in order, in place; returns how many there are. The caller holds the
     /// variable exclusively.
     ///
-    /// Branch-free as [`crate::bulk`]'s compaction: each element is stored at
-    /// the next free place, which advances only when the element is kept. The
-    /// free place never passes the element being read (in list order), so no
-    /// element is overwritten before it is read.
+    /// The kernel is [`crate::compact`]'s, run by run: the free place never
+    /// passes the element being read (in list order), so no element is
+    /// overwritten before it is read, and a run is cut where either its
+    /// source or its destination extent ends.
     pub(crate) fn compact(
         &self,
         placement: &Placement,
@@ -121,7 +122,7 @@ impl InPlace<'_> {
                 // read before a store can reach it.
                 // SAFETY: both runs are inside the list's extents (`run <= left,
                 // room`), ours alone (exclusive hold, inside the sync bracket).
-                let n = unsafe { compact_run(src, dst, run, &mut keep) };
+                let n = unsafe { compact_raw(src, dst, run, &mut keep) };
                 // SAFETY: within (or one past) the extents, as above.
                 (src, dst) = unsafe { (src.add(run), dst.add(n)) };
                 (left, room, kept) = (left - run, room - n, kept + n);
@@ -130,32 +131,4 @@ impl InPlace<'_> {
         Direct::end();
         Ok(kept)
     }
-}
-
-/// Stores the elements of `src..src + len` for which `keep` is `true` at
-/// `dst`, `dst + 1`, ..., in order; returns how many there are.
-/// Branch-free: every element is stored at the free place, which advances
-/// only when it is kept.
-///
-/// # Safety
-/// Both ranges are valid for `len` elements, no other process or reference
-/// accesses them meanwhile, and `dst` is not after `src` (they may overlap).
-unsafe fn compact_run(
-    src: *const i64,
-    dst: *mut i64,
-    len: usize,
-    keep: &mut impl FnMut(i64) -> bool,
-) -> usize {
-    let mut n = 0;
-    for i in 0..len {
-        // SAFETY: `i < len` and `n <= i`, inside both ranges by the
-        // contract; the load of element `i` comes before the store to
-        // place `n <= i`.
-        unsafe {
-            let x = src.add(i).read();
-            dst.add(n).write(x);
-            n += usize::from(keep(x));
-        }
-    }
-    n
 }

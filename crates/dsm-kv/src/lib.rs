@@ -165,6 +165,7 @@ mod value;
 // The machinery, one job each.
 mod alloc; // the host allocator: bitmaps, extents, the allocation lock
 mod bulk; // map, filter and reduce in one pass, chunk by chunk
+mod compact; // the kernel of filter: kept elements to the front, vectorised
 mod direct; // loads and stores to co-located hosts' data
 mod hosts; // the hosts' windows and the variables' words in them
 mod in_place; // map, filter and reduce in place on co-located hosts

@@ -127,24 +127,47 @@ impl Hosts {
         Ok(free)
     }
 
-    /// Returns data slots to their hosts.
+    /// Returns data slots to their hosts. Only the bitmap words the extents
+    /// cover move (a filter that halves a long list returns a long run,
+    /// but a host's bitmap can be many times longer).
     pub(crate) fn release_slots(&self, extents: &[Extent]) -> Result<()> {
         for (host, extents) in by_host(extents) {
+            let corrupted = |e: Extent| {
+                Error::Corrupted(format!(
+                    "slots {}..{} of host {host} are not allocated",
+                    e.start,
+                    e.start + e.len
+                ))
+            };
+            if let Some(e) = extents.iter().find(|e| e.start + e.len > self.layout.slots) {
+                return Err(corrupted(*e));
+            }
+            // `by_host` keeps only non-empty extents, inside the bitmap (above).
+            let first = extents.iter().map(|e| e.start / 64).min().unwrap_or(0);
+            let last = extents
+                .iter()
+                .map(|e| (e.start + e.len - 1) / 64)
+                .max()
+                .unwrap_or(0);
+            let shifted: Vec<Extent> = extents
+                .iter()
+                .map(|e| Extent {
+                    start: e.start - 64 * first,
+                    ..*e
+                })
+                .collect();
+            let disp = self.layout.slot_bitmap + first;
             self.with_host_lock(host, || {
-                let mut bits = self.get_bits(
-                    host,
-                    self.layout.slot_bitmap,
-                    self.layout.slot_bitmap_words(),
-                )?;
-                let (words, count) = bitmap::clear_extents(&mut bits, self.layout.slots, &extents)
+                let words = last - first + 1;
+                let mut bits = self.get_bits(host, disp, words)?;
+                let (words, count) = bitmap::clear_extents(&mut bits, 64 * words, &shifted)
                     .map_err(|e| {
-                        Error::Corrupted(format!(
-                            "slots {}..{} of host {host} are not allocated",
-                            e.start,
-                            e.start + e.len
-                        ))
+                        corrupted(Extent {
+                            start: e.start + 64 * first,
+                            ..e
+                        })
                     })?;
-                self.put_bits(host, self.layout.slot_bitmap, &bits, words)?;
+                self.put_bits(host, disp, &bits, words)?;
                 self.accumulate(host, USED_SLOTS, Op::Sum, -(count as i64))?;
                 Ok(())
             })?;
