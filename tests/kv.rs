@@ -112,6 +112,18 @@ mpi_test!(fn lists_spanning_hosts_and_every_chunk_boundary(world, 5) {
         }
         assert_eq!(list(&mem, &big), expected);
         assert_eq!(mem.reduce(&big, |a, x| a + x, 0).unwrap(), expected.iter().sum::<i64>());
+        // Every range, across every extent boundary.
+        for start in 0..=n as usize {
+            for end in start..=n as usize {
+                assert_eq!(mem.read_range(&big, start..end).unwrap(), expected[start..end]);
+            }
+        }
+        let out = |index, len| Err(Error::IndexOutOfBounds { index, len });
+        assert_eq!(mem.read_range(&big, 30..35), out(34, 34));
+        assert_eq!(mem.read_range(&big, 40..41), out(40, 34));
+        #[allow(clippy::reversed_empty_ranges)]
+        let reversed = mem.read_range(&big, 5..3);
+        assert_eq!(reversed, out(5, 34));
         // The small lists were not touched.
         assert_eq!(list(&mem, &small[0]), [0; 3]);
         assert_eq!(list(&mem, &small[2]), [2; 3]);
@@ -288,7 +300,13 @@ mpi_test!(fn use_after_free_is_an_error_or_false(world, 4) {
         assert_eq!(mem.map(&a, |x| x), Err(Error::Freed(a)));
         assert_eq!(mem.filter(&a, |_| true), Err(Error::Freed(a)));
         assert_eq!(mem.reduce(&a, |x, y| x + y, 0), Err(Error::Freed(a)));
+        assert_eq!(mem.read_range(&a, 0..1), Err(Error::Freed(a)));
+        // An integer is a list of one.
+        assert_eq!(mem.read_range(&i, 0..1).unwrap(), [9]);
+        assert_eq!(mem.read_range(&i, 1..1).unwrap(), []);
+        assert_eq!(mem.read_range(&i, 0..2), Err(Error::IndexOutOfBounds { index: 1, len: 1 }));
         mem.free(i).unwrap();
+        assert_eq!(mem.read_range(&i, 0..1), Err(Error::Freed(i)));
         assert_eq!(mem.read(&i), Err(Error::Freed(i)));
         assert!(!mem.modify(&i, 0, 0).unwrap());
         // New variables reuse the descriptors and slots; the stale handles

@@ -73,14 +73,19 @@ fn show(mem: &DistributedMemory, var: &Var, verbose: bool) -> anyhow::Result<Str
     if verbose {
         return Ok(mem.read(var)?.to_string());
     }
-    let values = mem.read(var)?.into_vec();
-    Ok(match (values.first(), values.last()) {
-        (Some(first), Some(last)) => format!(
-            "a list of {} elements, from {first} to {last}",
-            values.len()
-        ),
-        _ => "an empty list".to_string(),
-    })
+    // The summary needs two elements: read just those.
+    let len = mem.len(var)?;
+    if len == 0 {
+        return Ok("an empty list".to_string());
+    }
+    let (first, last) = (
+        mem.read_range(var, 0..1)?,
+        mem.read_range(var, len - 1..len)?,
+    );
+    Ok(format!(
+        "a list of {len} elements, from {} to {}",
+        first[0], last[0]
+    ))
 }
 
 fn master(mem: &DistributedMemory, args: &Args) -> anyhow::Result<()> {

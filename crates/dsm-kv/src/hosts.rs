@@ -31,6 +31,7 @@ use shm_core::window::{
 };
 use shm_core::OwnedComm;
 use std::cell::RefCell;
+use std::ops::Range;
 use std::rc::Rc;
 
 /// The hosts' windows: one-sided communication only, or in shared memory
@@ -180,24 +181,30 @@ impl Hosts {
         self.put_range(placement, 0, values)
     }
 
-    /// Reads the elements of `placement`.
-    pub(crate) fn read_values(&self, placement: &Placement) -> Result<Vec<i64>> {
+    /// Reads elements `range` of `placement` (inside it).
+    pub(crate) fn read_values(
+        &self,
+        placement: &Placement,
+        range: Range<usize>,
+    ) -> Result<Vec<i64>> {
+        let len = range.len();
         if let Some(direct) = self.direct() {
             // Straight into the new vector, without zeroing it first.
-            let mut values = Vec::with_capacity(placement.len);
+            let mut values = Vec::with_capacity(len);
             let out = values.spare_capacity_mut();
             Direct::begin();
-            for (host, slot, at, n) in pieces(placement, 0, placement.len) {
+            for (host, slot, at, n) in pieces(placement, range.start, len) {
                 direct.copy_out_uninit(host, self.layout.data_slot(slot), &mut out[at..at + n])?;
             }
             Direct::end();
-            // SAFETY: the pieces of `0..len` cover it exactly (a placement's
-            // extents add up to its length), so every element was written.
-            unsafe { values.set_len(placement.len) };
+            // SAFETY: the pieces of a range inside the list cover it exactly
+            // (a placement's extents add up to its length), so every element
+            // was written.
+            unsafe { values.set_len(len) };
             return Ok(values);
         }
-        let mut values = vec![0i64; placement.len];
-        self.get_range(placement, 0, &mut values)?;
+        let mut values = vec![0i64; len];
+        self.get_range(placement, range.start, &mut values)?;
         Ok(values)
     }
 

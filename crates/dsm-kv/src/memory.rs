@@ -218,11 +218,14 @@ impl DistributedMemory {
 
     /// Ends the memory (collective): waits for every rank, then frees the
     /// windows. The hosts of a master-driven program just call this and
-    /// wait. The seed calls it [`quit`](Self::quit).
+    /// wait, asleep between checks
+    /// ([`OwnedComm::barrier_idle`](shm_core::OwnedComm::barrier_idle)), so
+    /// that they leave the cores to the master. The seed calls it
+    /// [`quit`](Self::quit).
     #[doc(alias = "quit")]
     pub fn close(self) -> Result<()> {
         self.hosts.win.flush_all()?;
-        self.comm.barrier()?;
+        self.comm.barrier_idle()?;
         drop(self);
         Ok(())
     }

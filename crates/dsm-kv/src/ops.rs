@@ -12,6 +12,7 @@ use crate::placement::Placement;
 use crate::protocol::Peek;
 use crate::state::Flags;
 use crate::value::{Value, Var};
+use std::ops::Range;
 
 impl DistributedMemory {
     /// Stores a value and returns its handle.
@@ -78,8 +79,53 @@ impl DistributedMemory {
             Peek::Int(v) => Ok(Value::Int(v)),
             Peek::List => self
                 .hosts
-                .with_pinned(var, |placement, _| self.hosts.read_values(placement))?
+                .with_pinned(var, |placement, _| {
+                    self.hosts.read_values(placement, 0..placement.len)
+                })?
                 .map(Value::List)
+                .ok_or(Error::Freed(*var)),
+        }
+    }
+
+    /// Reads elements `range` of a variable (an integer is a list of one):
+    /// a snapshot as [`read`](Self::read) is, which moves only those
+    /// elements: a list's first and last elements cost two words, not the
+    /// whole list.
+    ///
+    /// [`Error::IndexOutOfBounds`] unless `range.start <= range.end <= len`;
+    /// [`Error::Freed`] when the variable was freed.
+    ///
+    /// ```no_run
+    /// # let universe = mpi::initialize().unwrap();
+    /// # let mem = dsm_kv::init_memory(&universe.world(), 10)?;
+    /// let var = mem.add(vec![1, 2, 3, 4])?;
+    /// assert_eq!(mem.read_range(&var, 1..3)?, [2, 3]);
+    /// assert_eq!(mem.read_range(&var, 4..4)?, []);
+    /// # Ok::<(), dsm_kv::Error>(())
+    /// ```
+    pub fn read_range(&self, var: &Var, range: Range<usize>) -> Result<Vec<i64>> {
+        self.hosts.check_handle(var)?;
+        let check = |len: usize| {
+            if range.start <= range.end && range.end <= len {
+                return Ok(());
+            }
+            // The first index asked for that the variable does not have.
+            let index = if range.end > len {
+                range.start.max(len)
+            } else {
+                range.start
+            };
+            Err(Error::IndexOutOfBounds { index, len })
+        };
+        match self.hosts.peek(var)? {
+            Peek::Freed => Err(Error::Freed(*var)),
+            Peek::Int(v) => check(1).map(|()| vec![v; range.len()]),
+            Peek::List => self
+                .hosts
+                .with_pinned(var, |placement, _| {
+                    check(placement.len)?;
+                    self.hosts.read_values(placement, range.clone())
+                })?
                 .ok_or(Error::Freed(*var)),
         }
     }
