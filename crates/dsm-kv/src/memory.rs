@@ -218,14 +218,23 @@ impl DistributedMemory {
 
     /// Ends the memory (collective): waits for every rank, then frees the
     /// windows. The hosts of a master-driven program just call this and
-    /// wait, asleep between checks
-    /// ([`OwnedComm::barrier_idle`](shm_core::OwnedComm::barrier_idle)), so
-    /// that they leave the cores to the master. The seed calls it
-    /// [`quit`](Self::quit).
+    /// wait. The seed calls it [`quit`](Self::quit).
+    ///
+    /// On a direct memory nobody needs the hosts' MPI progress, so they
+    /// wait asleep between checks
+    /// ([`OwnedComm::barrier_idle`](shm_core::OwnedComm::barrier_idle)) and
+    /// leave the cores to the master. On the RMA path they wait in
+    /// `MPI_Barrier`, whose polling is the progress that some
+    /// implementations need at a passive target (Open MPI's `osc/pt2pt`,
+    /// MPICH over TCP).
     #[doc(alias = "quit")]
     pub fn close(self) -> Result<()> {
         self.hosts.win.flush_all()?;
-        self.comm.barrier_idle()?;
+        if self.is_direct() {
+            self.comm.barrier_idle()?;
+        } else {
+            self.comm.barrier()?;
+        }
         drop(self);
         Ok(())
     }
