@@ -201,7 +201,9 @@ impl OwnedComm {
     }
 
     #[doc(hidden)]
-    /// In-place `MPI_Allreduce` with `MPI_MIN` over `i64`s.
+    /// In-place `MPI_Allreduce` with `MPI_MIN` over `i64`s (started
+    /// non-blocking and waited for with yields, so that oversubscribed ranks
+    /// do not poll each other off the cores).
     ///
     /// Our agreement protocols pack everything they need into one minimum: a
     /// maximum is the minimum of negated values, and "the value of the one
@@ -211,7 +213,8 @@ impl OwnedComm {
     }
 
     #[doc(hidden)]
-    /// `MPI_Allgather` of the same number of `i64`s from every rank.
+    /// `MPI_Allgather` of the same number of `i64`s from every rank (waited
+    /// for as [`all_reduce_min`](Self::all_reduce_min) is).
     pub fn all_gather(&self, mine: &[i64]) -> Result<Vec<i64>> {
         raw::all_gather(self.as_raw(), self.size, mine)
     }
@@ -285,31 +288,36 @@ pub(crate) mod raw {
             return Ok(());
         }
         // Reduce from a copy: MPI_IN_PLACE differs between implementations
-        // and the vectors are a few words long.
+        // and the vectors are a few words long. Non-blocking, waited for
+        // with yields: the agreements of collective constructors run one
+        // after another (thousands of arrays), and oversubscribed ranks
+        // polling in MPI_Allreduce would cost a time slice each.
         let send = values.to_vec();
-        // SAFETY: both buffers hold `values.len()` i64s (a handful).
-        check(
-            unsafe {
-                ffi::MPI_Allreduce(
+        // SAFETY: both buffers hold `values.len()` i64s (a handful) and stay
+        // untouched until the reduction completes (`start_and_wait` returns).
+        unsafe {
+            crate::idle_wait::start_and_wait("MPI_Iallreduce", |request| {
+                ffi::MPI_Iallreduce(
                     send.as_ptr() as *const c_void,
                     values.as_mut_ptr() as *mut c_void,
                     values.len() as c_int,
                     sys::INT64_T(),
                     sys::MIN(),
                     comm,
+                    request,
                 )
-            },
-            "MPI_Allreduce",
-        )
+            })
+        }
     }
 
     pub(crate) fn all_gather(comm: MPI_Comm, size: i32, mine: &[i64]) -> Result<Vec<i64>> {
         let mut all = vec![0i64; mine.len() * size as usize];
         // SAFETY: `mine` holds `mine.len()` i64s and `all` room for that many
-        // from each of the `size` ranks.
-        check(
-            unsafe {
-                ffi::MPI_Allgather(
+        // from each of the `size` ranks; both stay untouched until the
+        // gather completes. Waited for with yields, as `all_reduce_min`.
+        unsafe {
+            crate::idle_wait::start_and_wait("MPI_Iallgather", |request| {
+                ffi::MPI_Iallgather(
                     mine.as_ptr() as *const c_void,
                     mine.len() as c_int,
                     sys::INT64_T(),
@@ -317,10 +325,10 @@ pub(crate) mod raw {
                     mine.len() as c_int,
                     sys::INT64_T(),
                     comm,
+                    request,
                 )
-            },
-            "MPI_Allgather",
-        )?;
+            })?;
+        }
         Ok(all)
     }
 

@@ -25,7 +25,7 @@ pub mod census;
 pub mod comm;
 pub mod element;
 mod error;
-mod idle_barrier;
+mod idle_wait;
 mod library;
 mod memory;
 pub mod shared;
