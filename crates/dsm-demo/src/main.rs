@@ -36,6 +36,10 @@ struct Args {
     /// Print whole lists instead of a summary
     #[arg(short, long)]
     verbose: bool,
+    /// Print each step's time on stderr (as at a terminal, where it is the
+    /// default without --verbose)
+    #[arg(long)]
+    times: bool,
 }
 
 /// The list holds `0..N` as `i64`, so `N` must fit in one.
@@ -47,7 +51,8 @@ fn parse_size(value: &str) -> Result<usize, String> {
         .ok_or_else(|| format!("wants an integer from 0 to {}", i64::MAX))
 }
 
-/// Step reports on stderr, for long runs at a terminal without --verbose.
+/// Step reports on stderr: with --times, or for long runs at a terminal
+/// without --verbose.
 struct Progress {
     on: bool,
     started: Instant,
@@ -91,7 +96,7 @@ fn show(mem: &DistributedMemory, var: &Var, verbose: bool) -> anyhow::Result<Str
 fn master(mem: &DistributedMemory, args: &Args) -> anyhow::Result<()> {
     let n = args.size;
     let mut progress = Progress {
-        on: !args.verbose && std::io::stderr().is_terminal(),
+        on: args.times || (!args.verbose && std::io::stderr().is_terminal()),
         started: Instant::now(),
     };
     progress.step(&format!("storing {n} elements"));
