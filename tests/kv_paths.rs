@@ -236,7 +236,15 @@ mpi_test!(fn both_paths_work_chunk_by_chunk_across_hosts(world, 4) {
             assert!(placement.iter().any(|e| e.len % CHUNK != 0));
             let hash = |a: i64, x: i64| a.wrapping_mul(31).wrapping_add(x);
             let check = |model: &[i64]| {
-                assert_eq!(mem.read(&var).unwrap(), Value::List(model.to_vec()));
+                let got = mem.read(&var).unwrap().into_vec();
+                assert_eq!(got.len(), model.len());
+                let wrong: Vec<usize> = (0..got.len()).filter(|&i| got[i] != model[i]).collect();
+                if let (Some(&first), Some(&last)) = (wrong.first(), wrong.last()) {
+                    panic!(
+                        "{} of {} elements differ, from {first} ({} for {}) to {last}",
+                        wrong.len(), got.len(), got[first], model[first]
+                    );
+                }
                 let want = model.iter().fold(7i64, |a, &x| hash(a, x));
                 assert_eq!(mem.reduce(&var, hash, 7i64).unwrap(), want);
             };

@@ -6,11 +6,12 @@
 //! On the RMA path a chunk may span several extents (on several hosts):
 //! its pieces are one get (or put) each, all started in one
 //! [`batch`](shm_core::window::batch()) and completed together by one
-//! `MPI_Win_flush_local_all`. The passes are pipelined ([`Hosts::pipeline`]):
+//! `MPI_Win_flush_all` (a remote flush: see `shm_core::window::Batch` for
+//! why not a local one). The passes are pipelined ([`Hosts::pipeline`]):
 //! while the caller's step works on one chunk, the next chunk's gets are in
-//! flight into a second buffer, and the chunk's puts complete (locally)
-//! before its buffer takes another chunk. The caller holds the variable so
-//! that its placement cannot change (a pin for `reduce`, the exclusive
+//! flight into a second buffer, and the chunk's puts complete before its
+//! buffer takes another chunk. The caller holds the variable so that its
+//! placement cannot change (a pin for `reduce`, the exclusive
 //! `BUSY` flag for `map` and `filter`), and the exclusive operations flush
 //! everything to every host before they release it.
 //!
@@ -75,7 +76,7 @@ impl Hosts {
     }
 
     /// Writes `values` at elements `from..from + values.len()` of
-    /// `placement` (completed locally; the caller flushes).
+    /// `placement`, completed (one batch).
     pub(crate) fn put_range(
         &self,
         placement: &Placement,
@@ -136,7 +137,7 @@ impl Hosts {
     /// gets are in flight into the other, and chunk `i`'s puts start once
     /// the step is done; one batch holds both, so its one completion ends
     /// them together, before either buffer is reused. Each chunk costs one
-    /// `MPI_Win_flush_local_all` (plus one for the first chunk's gets).
+    /// `MPI_Win_flush_all` (plus one for the first chunk's gets).
     ///
     /// No two operations of a batch may touch the same element (they are
     /// unordered): the gets read chunk `i + 1`, so a step must write back

@@ -15,8 +15,6 @@ pub struct Completions {
     flushes: Box<[Cell<u64>]>,
     /// `MPI_Win_flush_local(target)` calls, by target.
     local_flushes: Box<[Cell<u64>]>,
-    /// `MPI_Win_flush_local_all` calls (the ends of batches).
-    local_everything: Cell<u64>,
     /// Calls that complete everything remotely: `MPI_Win_flush_all` and the
     /// ends of epochs (unlock, unlock_all, fence).
     everything: Cell<u64>,
@@ -27,7 +25,6 @@ impl Completions {
         Completions {
             flushes: (0..size).map(|_| Cell::new(0)).collect(),
             local_flushes: (0..size).map(|_| Cell::new(0)).collect(),
-            local_everything: Cell::new(0),
             everything: Cell::new(0),
         }
     }
@@ -38,10 +35,6 @@ impl Completions {
 
     pub(super) fn flushed_locally(&self, target: i32) {
         bump(&self.local_flushes, target);
-    }
-
-    pub(super) fn flushed_locally_all(&self) {
-        self.local_everything.set(self.local_everything.get() + 1);
     }
 
     pub(super) fn flushed_all(&self) {
@@ -63,13 +56,6 @@ impl Completions {
     /// at the origin only.
     pub fn local(&self, target: i32) -> u64 {
         count(&self.local_flushes, target)
-    }
-
-    /// `MPI_Win_flush_local_all` calls: every operation to every target
-    /// completed at the origin only (one per [`batch`](super::Rma::batch)
-    /// that started an operation).
-    pub fn local_all(&self) -> u64 {
-        self.local_everything.get()
     }
 }
 

@@ -25,8 +25,8 @@
 //! each one completes *locally* (`MPI_Win_flush_local`) before returning: the
 //! buffer you passed to `put` may be reused, and the buffer you passed to `get`
 //! holds the data. A [`Batch`] borrows its buffers for its whole scope
-//! instead, and completes them all at its end with one
-//! `MPI_Win_flush_local_all`. *Remote* completion (other processes can
+//! instead, and completes them all at its end with one `MPI_Win_flush_all`
+//! (remotely, which MPICH 4.0 needs: see [`Batch`]). *Remote* completion (other processes can
 //! observe a put) is what [`Rma::flush`] or the end of the epoch gives, as
 //! in MPI.
 //!

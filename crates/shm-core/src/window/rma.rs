@@ -373,17 +373,18 @@ pub trait Rma<T: Element>: sealed::Sealed {
     }
 
     /// Runs `f` with a [`Batch`]: the gets, puts and accumulates it starts
-    /// are all in flight at once, and complete locally together, with one
-    /// `MPI_Win_flush_local_all`, when `f` returns (with `Ok` or `Err`) or
-    /// panics, before `batch` returns or the panic goes on. Their buffers are
+    /// are all in flight at once, and complete together, with one
+    /// `MPI_Win_flush_all`, when `f` returns (with `Ok` or `Err`) or panics,
+    /// before `batch` returns or the panic goes on. Their buffers are
     /// borrowed until then, so none can be read, written or freed early
-    /// (the module `batch` says which MPI rules this relies on). A batch that
-    /// started nothing makes no MPI call.
+    /// (the [`Batch`] documentation says which MPI rules this relies on,
+    /// and why the flush is a remote one). A batch that started nothing
+    /// makes no MPI call.
     ///
     /// Operations in one batch are unordered: do not put and get the same
-    /// target elements in one batch (the get may see either value). Puts
-    /// complete locally only, as [`put`](Rma::put)'s do. On a trait object
-    /// (`&dyn Rma<T>`), call [`window::batch`](crate::window::batch()) instead.
+    /// target elements in one batch (the get may see either value). On a
+    /// trait object (`&dyn Rma<T>`), call
+    /// [`window::batch`](crate::window::batch()) instead.
     ///
     /// ```no_run
     /// use shm_core::window::{Rma, Window};
