@@ -3,7 +3,7 @@
 //! ([`Rma::batch`], [`batch()`]).
 
 use super::rma::Rma;
-use super::{Op, Window};
+use super::Op;
 use crate::element::Element;
 use crate::error::{Error, Result};
 use std::cell::Cell;
@@ -18,8 +18,9 @@ use std::marker::PhantomData;
 /// time. A batch starts its operations and returns at once; the scope that
 /// made it completes them all with one call. The buffers are borrowed for
 /// the whole scope (lifetime `'scope`, the shape of `std::thread::scope`
-/// and of [`Window::fence_scope`]), so the borrow checker keeps every
-/// buffer alive, and untouched by anything else, until that completion:
+/// and of [`Window::fence_scope`](super::Window::fence_scope)), so the
+/// borrow checker keeps every buffer alive, and untouched by anything else,
+/// until that completion:
 ///
 /// * a buffer given to [`Batch::get`] or [`Batch::put`] must come from
 ///   outside the closure, so it is not dropped before the scope has ended;
