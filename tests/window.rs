@@ -318,3 +318,20 @@ mpi_test!(fn a_get_then_a_put_to_the_same_target_in_one_batch(world, 4) {
     assert_eq!(wrong, 0, "elements of the get not there when the batch ended");
     world.barrier();
 });
+
+mpi_test!(fn accumulates_of_a_batch_add_up(world, 4) {
+    let size = world.size();
+    let win = Window::<i64>::allocate(world, 1).unwrap().into_locked(false).unwrap();
+    win.put_flush(world.rank(), 0, &[0]).unwrap();
+    world.barrier();
+    // Every rank adds its rank + 1 to every rank's element, in one batch.
+    let mine = [world.rank() as i64 + 1];
+    win.batch(|batch| (0..size).try_for_each(|t| batch.accumulate(t, 0, &mine, Op::Sum)))
+        .unwrap();
+    world.barrier();
+    let mut total = [0i64];
+    win.get(world.rank(), 0, &mut total).unwrap();
+    let n = size as i64;
+    assert_eq!(total[0], n * (n + 1) / 2);
+    world.barrier();
+});
