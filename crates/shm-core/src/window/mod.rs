@@ -26,9 +26,9 @@
 //! buffer you passed to `put` may be reused, and the buffer you passed to `get`
 //! holds the data. A [`Batch`] borrows its buffers for its whole scope
 //! instead, and completes them all at its end with one `MPI_Win_flush_all`
-//! (remotely, which MPICH 4.0 needs: see [`Batch`]). *Remote* completion (other processes can
-//! observe a put) is what [`Rma::flush`] or the end of the epoch gives, as
-//! in MPI.
+//! (remotely, which MPICH 4.0 needs: see [`Batch`]). *Remote* completion
+//! (other processes can observe a put) is what [`Rma::flush`] or the end of
+//! the epoch gives, as in MPI.
 //!
 //! In a fence epoch, operations complete only at the closing fence, so
 //! [`FenceScope`] borrows its buffers for the whole scope.
