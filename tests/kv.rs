@@ -153,7 +153,7 @@ mpi_test!(fn large_list_over_four_hosts(world, 5) {
         assert_eq!(mem.free_slots().unwrap(), 4 * per_host - kept);
         mem.free(var).unwrap();
         assert_eq!(mem.free_slots().unwrap(), 4 * per_host);
-        // map, filter and reduce work chunk by chunk (2^15 elements): a
+        // map, filter and reduce work chunk by chunk (2^14 elements): a
         // filter that keeps a prefix longer than a chunk, then every third
         // element across chunk and extent boundaries, then keeps everything.
         let var = mem.add((0..n as i64).collect::<Vec<i64>>()).unwrap();

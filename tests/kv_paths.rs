@@ -216,3 +216,64 @@ mpi_test!(fn ranks_asking_for_different_paths_all_take_rma(world, 3) {
     }
     mem.close().unwrap();
 });
+
+mpi_test!(fn both_paths_work_chunk_by_chunk_across_hosts(world, 4) {
+    // The bulk operations work 2^14 elements at a time, on the RMA path
+    // with the next chunk's gets in flight: a list over three hosts whose
+    // extent edges fall inside chunks and whose length is no multiple of
+    // one, checked against a model by an order-sensitive fold.
+    const CHUNK: usize = 1 << 14;
+    let per_host = 40_000;
+    for mem in both_paths(world, per_host) {
+        if mem.is_master() {
+            let small = mem.add(vec![5; 5]).unwrap();
+            let n = 100_003;
+            assert_ne!(n % CHUNK, 0);
+            let mut model: Vec<i64> = (0..n as i64).collect();
+            let var = mem.add(model.clone()).unwrap();
+            let placement = mem.placement(&var).unwrap();
+            assert_eq!(placement.len(), 3, "{placement:?}");
+            assert!(placement.iter().any(|e| e.len % CHUNK != 0));
+            let hash = |a: i64, x: i64| a.wrapping_mul(31).wrapping_add(x);
+            let check = |model: &[i64]| {
+                let got = mem.read(&var).unwrap().into_vec();
+                assert_eq!(got.len(), model.len());
+                let wrong: Vec<usize> = (0..got.len()).filter(|&i| got[i] != model[i]).collect();
+                if let (Some(&first), Some(&last)) = (wrong.first(), wrong.last()) {
+                    panic!(
+                        "{} of {} elements differ, from {first} ({} for {}) to {last}",
+                        wrong.len(), got.len(), got[first], model[first]
+                    );
+                }
+                let want = model.iter().fold(7i64, |a, &x| hash(a, x));
+                assert_eq!(mem.reduce(&var, hash, 7i64).unwrap(), want);
+            };
+            check(&model);
+            mem.map(&var, |x| x * 3 + 1).unwrap();
+            model.iter_mut().for_each(|x| *x = *x * 3 + 1);
+            check(&model);
+            // A kept prefix longer than a chunk (nothing moves), then every
+            // seventh element, moved across chunk and extent edges.
+            let keep = |x: i64| x < 150_000 || x % 7 == 1;
+            model.retain(|&x| keep(x));
+            assert_eq!(mem.filter(&var, keep).unwrap(), model.len());
+            check(&model);
+            // Every other element, from the first: every chunk writes.
+            let keep = |x: i64| x % 2 == 1;
+            model.retain(|&x| keep(x));
+            assert_eq!(mem.filter(&var, keep).unwrap(), model.len());
+            check(&model);
+            assert_eq!(mem.filter(&var, |_| true).unwrap(), model.len());
+            check(&model);
+            assert_eq!(mem.free_slots().unwrap(), mem.capacity() - 5 - model.len());
+            assert_eq!(mem.filter(&var, |_| false).unwrap(), 0);
+            assert_eq!(mem.read(&var).unwrap(), Value::List(vec![]));
+            assert_eq!(mem.reduce(&var, hash, 7i64).unwrap(), 7);
+            mem.free(var).unwrap();
+            assert_eq!(mem.read(&small).unwrap(), Value::List(vec![5; 5]));
+            mem.free(small).unwrap();
+            assert_eq!(mem.free_slots().unwrap(), mem.capacity());
+        }
+        mem.close().unwrap();
+    }
+});

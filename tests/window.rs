@@ -174,3 +174,164 @@ mpi_test!(fn compare_and_swap_i64_in_lock_all(world, 4) {
     world.all_reduce_into(&won, &mut winners, mpi::collective::SystemOperation::sum());
     assert_eq!(winners, 1);
 });
+
+/// Every rank's segment of `len` elements holds `rank * 1000 + i`.
+fn numbered_window(
+    world: &mpi::topology::SimpleCommunicator,
+    len: usize,
+) -> shm_core::LockedWindow<i64> {
+    let win = Window::<i64>::allocate(world, len)
+        .unwrap()
+        .into_locked(false)
+        .unwrap();
+    let me = world.rank();
+    let mine: Vec<i64> = (0..len as i64).map(|i| me as i64 * 1000 + i).collect();
+    win.put_flush(me, 0, &mine).unwrap();
+    world.barrier();
+    win
+}
+
+mpi_test!(fn a_batch_gets_from_every_target_with_one_completion(world, 4) {
+    let size = world.size();
+    let win = numbered_window(world, 8);
+    let counts = win.completions();
+    let completions = |counts: &shm_core::window::Completions| -> Vec<(u64, u64)> {
+        (0..size).map(|t| (counts.remote(t), counts.local(t))).collect()
+    };
+    let before = completions(counts);
+    // Two gets per target, into distinct parts of one buffer, all in flight.
+    let mut out = vec![0i64; 4 * size as usize];
+    win.batch(|batch| {
+        for (j, piece) in out.chunks_mut(2).enumerate() {
+            let target = (j / 2) as i32;
+            batch.get(target, 3 * (j % 2), piece)?;
+        }
+        Ok::<(), Error>(())
+    })
+    .unwrap();
+    for t in 0..size as usize {
+        let base = t as i64 * 1000;
+        assert_eq!(out[4 * t..4 * t + 4], [base, base + 1, base + 3, base + 4], "target {t}");
+    }
+    // One completion for the whole batch (MPI_Win_flush_all, which counts
+    // as a remote completion of every target), none per operation.
+    let once: Vec<(u64, u64)> = before.iter().map(|&(r, l)| (r + 1, l)).collect();
+    assert_eq!(completions(counts), once);
+    // A batch that starts nothing makes no MPI call.
+    win.batch(|_| Ok::<(), Error>(())).unwrap();
+    assert_eq!(completions(counts), once);
+    world.barrier();
+});
+
+mpi_test!(fn puts_of_a_batch_are_there_for_the_gets_after_it(world, 4) {
+    let (rank, size) = (world.rank(), world.size());
+    let win = numbered_window(world, 8);
+    // Each rank writes two pieces into each other rank's segment, at a
+    // place of its own (elements 2*rank, 2*rank + 1 of an 8-element one).
+    let mine: Vec<i64> = (0..2 * size as i64).map(|i| -(rank as i64 * 100 + i)).collect();
+    // Through a trait object, as a caller holding `&dyn Rma` does.
+    let rma: &dyn Rma<i64> = &win;
+    shm_core::window::batch(rma, |batch| {
+        for (t, piece) in mine.chunks(2).enumerate() {
+            batch.put(t as i32, 2 * rank as usize, piece)?;
+        }
+        Ok::<(), Error>(())
+    })
+    .unwrap();
+    win.flush_all().unwrap();
+    world.barrier();
+    let mut back = vec![0i64; 8 * size as usize];
+    let n = win.batch(|batch| {
+        let mut n = 0;
+        for (t, segment) in back.chunks_mut(8).enumerate() {
+            batch.get(t as i32, 0, segment)?;
+            n += 1;
+        }
+        Ok::<_, Error>(n)
+    });
+    assert_eq!(n, Ok(size));
+    for t in 0..size as usize {
+        for writer in 0..size as usize {
+            let piece = &back[8 * t + 2 * writer..8 * t + 2 * writer + 2];
+            let first = -(writer as i64 * 100 + 2 * t as i64);
+            assert_eq!(piece, [first, first - 1], "target {t}, writer {writer}");
+        }
+    }
+    world.barrier();
+});
+
+mpi_test!(fn an_error_inside_a_batch_still_completes_it(world, 4) {
+    let size = world.size();
+    let win = numbered_window(world, 4);
+    let counts = win.completions();
+    let remote = counts.remote(0);
+    let mut first = [0i64; 4];
+    let mut second = [0i64; 4];
+    let failed = win.batch(|batch| {
+        batch.get(0, 0, &mut first)?;
+        batch.get(size, 0, &mut second)
+    });
+    assert_eq!(failed, Err(Error::NoSuchRank { rank: size, size }));
+    // The get started before the error is complete: its data is there.
+    assert_eq!(first, [0, 1, 2, 3]);
+    assert_eq!(counts.remote(0), remote + 1);
+    // The caller's own error type, from an error of its own.
+    #[derive(Debug, PartialEq)]
+    enum Mine {
+        Core(Error),
+        Refused,
+    }
+    impl From<Error> for Mine {
+        fn from(e: Error) -> Self {
+            Mine::Core(e)
+        }
+    }
+    let refused = win.batch(|batch| {
+        batch.get(size - 1, 0, &mut first)?;
+        Err::<(), _>(Mine::Refused)
+    });
+    assert_eq!(refused, Err(Mine::Refused));
+    assert_eq!(first[0], (size as i64 - 1) * 1000);
+    assert_eq!(counts.remote(0), remote + 2);
+    let out_of_range = win.batch(|batch| batch.put(0, 2, &second));
+    assert!(matches!(out_of_range, Err(Error::OutOfRange { .. })), "{out_of_range:?}");
+    world.barrier();
+});
+
+mpi_test!(fn a_get_then_a_put_to_the_same_target_in_one_batch(world, 4) {
+    // MPICH 4.0 returned from MPI_Win_flush_local(_all) before the get
+    // had landed here (and the get wrote into freed memory later): the
+    // case that makes a batch complete with MPI_Win_flush_all.
+    let (rank, size) = (world.rank(), world.size());
+    let len = 40_000;
+    let win = numbered_window(world, len);
+    let target = (rank + 1) % size;
+    let mut got = vec![0i64; 1699];
+    let ours = vec![-1i64; 1000];
+    win.batch(|batch| {
+        batch.get(target, 18_304, &mut got)?;
+        batch.put(target, 0, &ours)
+    })
+    .unwrap();
+    let base = target as i64 * 1000 + 18_304;
+    let wrong = (0..got.len()).filter(|&i| got[i] != base + i as i64).count();
+    assert_eq!(wrong, 0, "elements of the get not there when the batch ended");
+    world.barrier();
+});
+
+mpi_test!(fn accumulates_of_a_batch_add_up(world, 4) {
+    let size = world.size();
+    let win = Window::<i64>::allocate(world, 1).unwrap().into_locked(false).unwrap();
+    win.put_flush(world.rank(), 0, &[0]).unwrap();
+    world.barrier();
+    // Every rank adds its rank + 1 to every rank's element, in one batch.
+    let mine = [world.rank() as i64 + 1];
+    win.batch(|batch| (0..size).try_for_each(|t| batch.accumulate(t, 0, &mine, Op::Sum)))
+        .unwrap();
+    world.barrier();
+    let mut total = [0i64];
+    win.get(world.rank(), 0, &mut total).unwrap();
+    let n = size as i64;
+    assert_eq!(total[0], n * (n + 1) / 2);
+    world.barrier();
+});

@@ -192,9 +192,10 @@ impl DistributedMemory {
 
     /// Replaces every element `x` by `f(x)` (an integer too).
     ///
-    /// The calling rank computes `f`; the new values are written back with
-    /// one put per extent. When `map` returns, the new values are complete
-    /// and visible to every later operation of any rank. (The seed API allows
+    /// The calling rank computes `f`; the new values are written back as it
+    /// goes, chunk by chunk (in place, on the direct path). When `map`
+    /// returns, the new values are complete and visible to every later
+    /// operation of any rank. (The seed API allows
     /// `map` to return earlier; this one never does, and [`wait`](Self::wait)
     /// waits for maps and filters that *other* ranks are running.)
     ///

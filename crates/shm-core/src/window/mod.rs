@@ -11,19 +11,24 @@
 //! and [`Window::lock_all`] (`MPI_Win_lock_all`); [`LockedWindow`] and
 //! [`LockedSharedWindow`] stay in a `lock_all` epoch for their whole life.
 //! They implement [`Rma`]: put, get, accumulate, get_accumulate,
-//! fetch_and_op, compare_and_swap, flush and sync. Active-target fences are a
-//! scope, [`Window::fence_scope`].
+//! fetch_and_op, compare_and_swap, flush and sync, and [`Rma::batch`], a
+//! scope in which several gets and puts are in flight at once ([`Batch`]).
+//! Active-target fences are a scope, [`Window::fence_scope`].
 //!
 //! The module's parts: `alloc` (creating windows and the checks before),
-//! `epoch`, `rma` (the operations), `locked`, `shared` (shared windows and
-//! their segments), `completion` (counts of completion calls).
+//! `epoch`, `rma` (the operations), `batch` (operations completed
+//! together), `locked`, `shared` (shared windows and their segments),
+//! `completion` (counts of completion calls).
 //!
 //! # Completion rules
 //! Calls of [`Rma`] borrow their buffers only for the duration of the call, so
 //! each one completes *locally* (`MPI_Win_flush_local`) before returning: the
 //! buffer you passed to `put` may be reused, and the buffer you passed to `get`
-//! holds the data. *Remote* completion (other processes can observe a put) is
-//! what [`Rma::flush`] or the end of the epoch gives, as in MPI.
+//! holds the data. A [`Batch`] borrows its buffers for its whole scope
+//! instead, and completes them all at its end with one `MPI_Win_flush_all`
+//! (remotely, which MPICH 4.0 needs: see [`Batch`]). *Remote* completion
+//! (other processes can observe a put) is what [`Rma::flush`] or the end of
+//! the epoch gives, as in MPI.
 //!
 //! In a fence epoch, operations complete only at the closing fence, so
 //! [`FenceScope`] borrows its buffers for the whole scope.
@@ -51,12 +56,14 @@
 //! ```
 
 mod alloc;
+mod batch;
 mod completion;
 mod epoch;
 mod locked;
 mod rma;
 mod shared;
 
+pub use batch::{batch, Batch};
 pub use completion::Completions;
 pub use epoch::{
     AllTargets, Epoch, EpochKind, FenceScope, LockAllEpoch, LockEpoch, LockKind, OneTarget,

@@ -2,6 +2,7 @@
 //! epoch, the reduction [`Op`]s, and the raw calls that start an operation
 //! (the epochs complete them).
 
+use super::batch::Batch;
 use super::Window;
 use crate::element::Element;
 use crate::error::{check, Error, Result};
@@ -210,6 +211,8 @@ pub(super) mod sealed {
 ///
 /// Each call completes locally before it returns (see the module
 /// documentation); [`flush`](Rma::flush) completes it remotely.
+/// [`batch`](Rma::batch) starts several operations and completes them
+/// together.
 pub trait Rma<T: Element>: sealed::Sealed {
     /// The window this epoch belongs to.
     fn window(&self) -> &Window<T>;
@@ -367,6 +370,47 @@ pub trait Rma<T: Element>: sealed::Sealed {
         )?;
         win.flush_local_raw(target)?;
         Ok(old)
+    }
+
+    /// Runs `f` with a [`Batch`]: the gets, puts and accumulates it starts
+    /// are all in flight at once, and complete together, with one
+    /// `MPI_Win_flush_all`, when `f` returns (with `Ok` or `Err`) or panics,
+    /// before `batch` returns or the panic goes on. Their buffers are
+    /// borrowed until then, so none can be read, written or freed early
+    /// (the [`Batch`] documentation says which MPI rules this relies on,
+    /// and why the flush is a remote one). A batch that started nothing
+    /// makes no MPI call.
+    ///
+    /// Operations in one batch are unordered: do not put and get the same
+    /// target elements in one batch (the get may see either value). On a
+    /// trait object (`&dyn Rma<T>`), call
+    /// [`window::batch`](crate::window::batch()) instead.
+    ///
+    /// ```no_run
+    /// use shm_core::window::{Rma, Window};
+    /// use mpi::traits::*;
+    /// let universe = mpi::initialize().unwrap();
+    /// let world = universe.world();
+    /// let win = Window::<i64>::allocate(&world, 4)?.into_locked(true)?;
+    /// // One element from every rank's segment, all gets in flight at once.
+    /// let mut firsts = vec![0i64; world.size() as usize];
+    /// win.batch(|batch| {
+    ///     for (rank, out) in firsts.chunks_mut(1).enumerate() {
+    ///         batch.get(rank as i32, 0, out)?;
+    ///     }
+    ///     Ok::<(), shm_core::Error>(())
+    /// })?;
+    /// # Ok::<(), shm_core::Error>(())
+    /// ```
+    fn batch<'env, R, E>(
+        &'env self,
+        f: impl for<'scope> FnOnce(&'scope Batch<'scope, 'env, T>) -> std::result::Result<R, E>,
+    ) -> std::result::Result<R, E>
+    where
+        Self: Sized,
+        E: From<Error>,
+    {
+        super::batch::batch(self, f)
     }
 
     /// `MPI_Win_flush`: completes every operation to `target` remotely.
