@@ -201,9 +201,9 @@ impl OwnedComm {
     }
 
     #[doc(hidden)]
-    /// In-place `MPI_Allreduce` with `MPI_MIN` over `i64`s (started
-    /// non-blocking and waited for with yields, so that oversubscribed ranks
-    /// do not poll each other off the cores).
+    /// In-place `MPI_Allreduce` with `MPI_MIN` over `i64`s (where MPI's own
+    /// wait would poll, started non-blocking and waited for with yields, so
+    /// that oversubscribed ranks do not poll each other off the cores).
     ///
     /// Our agreement protocols pack everything they need into one minimum: a
     /// maximum is the minimum of negated values, and "the value of the one
@@ -288,46 +288,45 @@ pub(crate) mod raw {
             return Ok(());
         }
         // Reduce from a copy: MPI_IN_PLACE differs between implementations
-        // and the vectors are a few words long. Non-blocking, waited for
-        // with yields: the agreements of collective constructors run one
-        // after another (thousands of arrays), and oversubscribed ranks
-        // polling in MPI_Allreduce would cost a time slice each.
-        let send = values.to_vec();
-        // SAFETY: both buffers hold `values.len()` i64s (a handful) and stay
-        // untouched until the reduction completes (`start_and_wait` returns).
+        // and the vectors are a few words long. Waited for with yields
+        // where MPI's own wait would poll (`idle_wait`): the agreements of
+        // collective constructors run one after another (thousands of
+        // arrays), and oversubscribed ranks polling in MPI_Allreduce would
+        // cost a time slice each.
+        let copy = values.to_vec();
+        let (n, recv) = (values.len() as c_int, values.as_mut_ptr() as *mut c_void);
+        let send = copy.as_ptr() as *const c_void;
+        // SAFETY: both buffers hold `n` i64s (a handful) and stay untouched
+        // until the reduction completes (`collective` returns).
         unsafe {
-            crate::idle_wait::start_and_wait("MPI_Iallreduce", |request| {
-                ffi::MPI_Iallreduce(
-                    send.as_ptr() as *const c_void,
-                    values.as_mut_ptr() as *mut c_void,
-                    values.len() as c_int,
-                    sys::INT64_T(),
-                    sys::MIN(),
-                    comm,
-                    request,
-                )
-            })
+            crate::idle_wait::collective(
+                ("MPI_Allreduce", || {
+                    ffi::MPI_Allreduce(send, recv, n, sys::INT64_T(), sys::MIN(), comm)
+                }),
+                ("MPI_Iallreduce", |request| {
+                    ffi::MPI_Iallreduce(send, recv, n, sys::INT64_T(), sys::MIN(), comm, request)
+                }),
+            )
         }
     }
 
     pub(crate) fn all_gather(comm: MPI_Comm, size: i32, mine: &[i64]) -> Result<Vec<i64>> {
         let mut all = vec![0i64; mine.len() * size as usize];
-        // SAFETY: `mine` holds `mine.len()` i64s and `all` room for that many
-        // from each of the `size` ranks; both stay untouched until the
-        // gather completes. Waited for with yields, as `all_reduce_min`.
+        let (n, send) = (mine.len() as c_int, mine.as_ptr() as *const c_void);
+        let recv = all.as_mut_ptr() as *mut c_void;
+        let int64 = sys::INT64_T();
+        // SAFETY: `mine` holds `n` i64s and `all` room for that many from
+        // each of the `size` ranks; both stay untouched until the gather
+        // completes. Waited for as `all_reduce_min`.
         unsafe {
-            crate::idle_wait::start_and_wait("MPI_Iallgather", |request| {
-                ffi::MPI_Iallgather(
-                    mine.as_ptr() as *const c_void,
-                    mine.len() as c_int,
-                    sys::INT64_T(),
-                    all.as_mut_ptr() as *mut c_void,
-                    mine.len() as c_int,
-                    sys::INT64_T(),
-                    comm,
-                    request,
-                )
-            })?;
+            crate::idle_wait::collective(
+                ("MPI_Allgather", || {
+                    ffi::MPI_Allgather(send, n, int64, recv, n, int64, comm)
+                }),
+                ("MPI_Iallgather", |request| {
+                    ffi::MPI_Iallgather(send, n, int64, recv, n, int64, comm, request)
+                }),
+            )?;
         }
         Ok(all)
     }
