@@ -153,11 +153,12 @@ mpi_test!(fn large_list_over_four_hosts(world, 5) {
         assert_eq!(mem.free_slots().unwrap(), 4 * per_host - kept);
         mem.free(var).unwrap();
         assert_eq!(mem.free_slots().unwrap(), 4 * per_host);
-        // map, filter and reduce work chunk by chunk (2^14 elements): a
-        // filter that keeps a prefix longer than a chunk, then every third
-        // element across chunk and extent boundaries, then keeps everything.
+        // map, filter and reduce work chunk by chunk (2^16 elements on the
+        // RMA path): a filter that keeps a prefix longer than a chunk, then
+        // every third element across chunk and extent boundaries, then keeps
+        // everything.
         let var = mem.add((0..n as i64).collect::<Vec<i64>>()).unwrap();
-        let keep = |x: i64| x < 40_000 || x % 3 == 0 || (100_000..170_000).contains(&x);
+        let keep = |x: i64| x < 70_000 || x % 3 == 0 || (140_000..210_000).contains(&x);
         let expected: Vec<i64> = (0..n as i64).filter(|&x| keep(x)).collect();
         assert_eq!(mem.filter(&var, keep).unwrap(), expected.len());
         assert_eq!(list(&mem, &var), expected);

@@ -218,11 +218,11 @@ mpi_test!(fn ranks_asking_for_different_paths_all_take_rma(world, 3) {
 });
 
 mpi_test!(fn both_paths_work_chunk_by_chunk_across_hosts(world, 4) {
-    // The bulk operations work 2^14 elements at a time, on the RMA path
+    // The bulk operations work 2^16 elements at a time, on the RMA path
     // with the next chunk's gets in flight: a list over three hosts whose
     // extent edges fall inside chunks and whose length is no multiple of
     // one, checked against a model by an order-sensitive fold.
-    const CHUNK: usize = 1 << 14;
+    const CHUNK: usize = 1 << 16;
     let per_host = 40_000;
     for mem in both_paths(world, per_host) {
         if mem.is_master() {
@@ -254,7 +254,7 @@ mpi_test!(fn both_paths_work_chunk_by_chunk_across_hosts(world, 4) {
             check(&model);
             // A kept prefix longer than a chunk (nothing moves), then every
             // seventh element, moved across chunk and extent edges.
-            let keep = |x: i64| x < 150_000 || x % 7 == 1;
+            let keep = |x: i64| x < 210_000 || x % 7 == 1;
             model.retain(|&x| keep(x));
             assert_eq!(mem.filter(&var, keep).unwrap(), model.len());
             check(&model);

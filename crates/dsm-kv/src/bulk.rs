@@ -27,13 +27,16 @@ use crate::placement::Placement;
 use shm_core::window::{batch, Batch};
 use std::ops::Range;
 
-/// Elements per chunk: 128 KiB. The pipeline holds two chunks (kept
-/// between passes in [`Hosts::spare`]), and on one node a get is a copy
-/// made as it starts, so the chunk worked on, the one arriving and the
-/// copy's source should stay in a core's L2 cache between the get, the work
-/// and the put: pipelined, a `reduce` on one node measured as fast as the
-/// unpipelined pass with 2^14-element chunks, slower with 2^15 or 2^16.
-pub(crate) const CHUNK: usize = 1 << 14;
+/// Elements per chunk: 512 KiB. The pipeline holds two chunks (kept
+/// between passes in [`Hosts::spare`]). Each chunk costs a round trip (its
+/// batch's completion), which across nodes is what the chunk size trades
+/// against cache locality: on the multi-node bed (TCP, Open MPI's
+/// osc/pt2pt) 2^14-element chunks made `map` a third and `reduce` half
+/// slower than unpipelined 2^15-element chunks, 2^16 brings both back and
+/// makes `filter` a fifth faster, 2^18 is slower on one node; on one node
+/// (`Access::Rma`) 2^16 costs `map` and `reduce` 3-10 % against 2^14
+/// (docs/benchmarks.md).
+pub(crate) const CHUNK: usize = 1 << 16;
 
 /// The pieces of elements `from..from + len` of a placement: (host, first
 /// slot, offset in the range, length), in list order.
