@@ -117,12 +117,13 @@ mod avx2 {
             let mut mask = unsafe { kept_mask(src.add(i), keep) };
             for group in (i..i + BLOCK).step_by(4) {
                 let quad = (mask & 15) as usize;
-                // SAFETY: `group + 4 <= len`, so the load is inside `src`'s
-                // range. The store covers places `n..n + 4`, inside `dst`'s
-                // range since `n <= group`; when the ranges overlap, `dst` is
-                // not after `src`, so those places are at or before this
-                // group's elements, all read by the load above. Unaligned
-                // loads and stores; `FRONT` rows are 32 bytes.
+                // The store covers places `n..n + 4`: inside `dst`'s range
+                // since `n <= group`, and, when the ranges overlap (`dst` not
+                // after `src`), at or before this group's elements, all read
+                // by the load just before it.
+                // SAFETY: `group + 4 <= len` (load inside `src`'s range);
+                // the store as above; unaligned accesses; `FRONT` rows are
+                // 32 bytes.
                 unsafe {
                     let v = _mm256_loadu_si256(src.add(group).cast());
                     let lanes = _mm256_loadu_si256(FRONT[quad].as_ptr().cast());
