@@ -76,8 +76,20 @@ lint: deps
 # (DOCS_RS set and no mpicc: the shim is skipped and rsmpi finds the MPI
 # headers with pkg-config); and used by a program of one's own outside the
 # workspace, exactly as the README says (scripts/use-as-dependency.sh).
+#
+# cargo verifies dsm-kv and mpi-lock against the shm-core it has just packaged,
+# as if it came from a registry: unpacked once per target directory and
+# version under $CARGO_HOME/registry/src/-<hash>/ and, like any registry crate,
+# never rebuilt once built. A second run in the same checkout would verify
+# against the first run's shm-core, and fail as soon as dsm-kv uses something
+# newer (same version number). So the unpacked copies of our own crates (only
+# in the nameless local registries; crates.io's copies are kept) and their
+# debug builds go first.
+PACKAGED := shm-core mpi-lock dsm-kv
 package: deps
-	$(OPENMPI) cargo publish --dry-run --allow-dirty -p shm-core -p mpi-lock -p dsm-kv
+	rm -rf $(foreach c,$(PACKAGED),$${CARGO_HOME:-$$HOME/.cargo}/registry/src/-*/$(c)-*)
+	$(OPENMPI) cargo clean --quiet --profile dev $(addprefix -p ,$(PACKAGED))
+	$(OPENMPI) cargo publish --dry-run --allow-dirty $(addprefix -p ,$(PACKAGED))
 	$(OPENMPI) env DOCS_RS=1 MPICC=/nonexistent/mpicc CARGO_TARGET_DIR=target/docs-rs \
 	  RUSTDOCFLAGS="-D warnings" cargo doc -p shm-core -p mpi-lock -p dsm-kv --no-deps
 	$(OPENMPI) scripts/use-as-dependency.sh
