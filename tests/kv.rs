@@ -584,3 +584,60 @@ mpi_test!(fn int_reads_racing_free_and_reuse_never_see_another_variable(world, 4
     assert!(values > 0 && freed > 0, "values {values}, freed {freed}: no race");
     mem.quit().unwrap();
 });
+
+mpi_test!(fn co_located_hosts_by_loads_and_stores_the_others_by_rma(world, 5) {
+    // The default path of a memory: direct on one node; across nodes (the
+    // multi-node bed) each rank maps the hosts on its own node when the MPI
+    // lets it (MPICH 5), and reaches the others by RMA, in one list.
+    let mem = DistributedMemory::new(world, Config::new(100)).unwrap();
+    let node = world.split_shared(world.rank());
+    let mut on_node = vec![0i32; node.size() as usize];
+    node.all_gather_into(&world.rank(), &mut on_node[..]);
+    let co_located = on_node.iter().filter(|&&r| r != 0).count();
+    let forced = std::env::var("DSM_KV_ACCESS");
+    let expected = match (forced.as_deref(), std::env::var("RMA_MPI_NAME").as_deref()) {
+        _ if mem.is_direct() => Some(mem.hosts()),
+        (Ok("rma"), _) => Some(0),
+        (_, Ok("mpich5")) => Some(co_located),
+        (_, Ok("openmpi" | "openmpi5" | "mpich" | "impi")) => Some(0),
+        _ => None,
+    };
+    if let Some(expected) = expected {
+        assert_eq!(mem.mapped_hosts(), expected, "rank {}: {co_located} co-located hosts", world.rank());
+    }
+    // One list over all four hosts; every rank writes its own elements at
+    // once, then reads everyone's.
+    let n = 350;
+    let var = share(world, mem.is_master().then(|| mem.add((0..n).collect::<Vec<i64>>()).unwrap()));
+    assert!(mem.placement(&var).unwrap().len() >= 4);
+    let (rank, size) = (world.rank() as usize, world.size() as usize);
+    for i in (rank..n as usize).step_by(size) {
+        assert!(mem.modify(&var, 10 * i as i64, i).unwrap());
+    }
+    world.barrier();
+    let want: Vec<i64> = (0..n).map(|i| 10 * i).collect();
+    assert_eq!(list(&mem, &var), want);
+    assert_eq!(mem.read_range(&var, 95..205).unwrap(), want[95..205]);
+    world.barrier();
+    // The bulk operations from a rank that maps some hosts and not others.
+    if rank == 2 {
+        mem.map(&var, |x| x / 10).unwrap();
+        assert_eq!(mem.filter(&var, |x| x % 7 == 1).unwrap(), 50);
+    }
+    world.barrier();
+    let kept: Vec<i64> = (0..n).filter(|x| x % 7 == 1).collect();
+    assert_eq!(list(&mem, &var), kept);
+    assert_eq!(mem.reduce(&var, |a, x| a + x, 0i64).unwrap(), kept.iter().sum::<i64>());
+    // Integers on every host, read by every rank.
+    let ints: Vec<Var> = if mem.is_master() {
+        (0..8).map(|k| mem.add(1000 + k).unwrap()).collect()
+    } else {
+        Vec::new()
+    };
+    for k in 0..8 {
+        let v = share(world, ints.get(k).copied());
+        assert_eq!(mem.read(&v).unwrap(), Value::Int(1000 + k as i64));
+    }
+    world.barrier();
+    mem.close().unwrap();
+});

@@ -54,7 +54,7 @@ fn memory(world: &SimpleCommunicator, access: Access, config: Config) -> Distrib
 mpi_test!(fn an_int_read_held_while_its_variable_is_freed_and_reused(world, 4) {
     let rank = world.rank();
     let mut freed_reads = 0;
-    for access in [Access::Rma, Access::Auto] {
+    for access in [Access::Rma, Access::Mixed, Access::Auto] {
         // 3 hosts of 2 descriptors: once the master fills all 6, the one
         // freed is the one the next integer gets.
         let mem = memory(world, access, Config { vars_per_slave: Some(2), ..Config::new(4) });
@@ -95,7 +95,7 @@ mpi_test!(fn an_int_read_held_while_its_variable_is_freed_and_reused(world, 4) {
 
 mpi_test!(fn a_modify_held_pinned_while_its_variable_is_freed_and_reused(world, 4) {
     let rank = world.rank();
-    for access in [Access::Rma, Access::Auto] {
+    for access in [Access::Rma, Access::Mixed, Access::Auto] {
         let mem = memory(world, access, Config::new(12));
         let list = share(world, mem.is_master().then(|| mem.add(vec![0; 30]).unwrap()));
         world.barrier();

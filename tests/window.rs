@@ -159,6 +159,54 @@ mpi_test!(fn shared_window_direct_load_store(world, 4) {
     node.barrier();
 });
 
+mpi_test!(fn an_allocated_window_maps_what_the_mpi_offers(world, 4) {
+    // MPI-4.0's MPI_Win_shared_query on a window from MPI_Win_allocate:
+    // MPICH 5 gives every rank of this node's segment (all of them here);
+    // Open MPI, Intel MPI and MPICH 4.0 answer with an error, `None`. Rank
+    // 3's segment is empty: `Some` on every MPI (nothing to reach).
+    let len = if world.rank() == 3 { 0 } else { 3 };
+    let win = Window::<u64>::allocate(world, len).unwrap();
+    let expect_mapped = match std::env::var("RMA_MPI_NAME").as_deref() {
+        Ok("mpich5") => Some(true),
+        Ok("openmpi" | "openmpi5" | "mpich" | "impi") => Some(false),
+        _ => None,
+    };
+    let me = world.rank();
+    let epoch = win.lock_all().unwrap();
+    if let Some(mine) = win.mapped_segment(me).unwrap().filter(|s| !s.is_empty()) {
+        for i in 0..3 {
+            // SAFETY: only this rank stores to its own segment before the barrier.
+            unsafe { mine.write(i, (me as u64) * 10 + i as u64) };
+        }
+    } else if len > 0 {
+        epoch.put(me, 0, &[(me as u64) * 10, (me as u64) * 10 + 1, (me as u64) * 10 + 2]).unwrap();
+        epoch.flush(me).unwrap();
+    }
+    epoch.sync().unwrap();
+    world.barrier();
+    epoch.sync().unwrap();
+    for r in 0..world.size() {
+        let segment = win.mapped_segment(r).unwrap();
+        if r == 3 {
+            assert!(segment.is_some_and(|s| s.is_empty()));
+            continue;
+        }
+        if let Some(expected) = expect_mapped {
+            assert_eq!(segment.is_some(), expected, "rank {r}'s segment");
+        }
+        if let Some(segment) = segment {
+            assert_eq!(segment.len(), 3);
+            for i in 0..3 {
+                // SAFETY: all stores happened before sync + barrier + sync.
+                assert_eq!(unsafe { segment.read(i) }, (r as u64) * 10 + i as u64);
+            }
+        }
+    }
+    assert!(matches!(win.mapped_segment(4), Err(Error::NoSuchRank { .. })));
+    drop(epoch);
+    world.barrier();
+});
+
 mpi_test!(fn compare_and_swap_i64_in_lock_all(world, 4) {
     let win = Window::<i64>::allocate(world, 1).unwrap();
     let mut won = 0i32;

@@ -78,9 +78,11 @@ impl Hosts {
             Direct::end();
             return Ok(());
         }
+        self.sync_mapped()?;
         batch(&*self.win, |b| {
             self.start_get_range(b, placement, from, out)
-        })
+        })?;
+        self.sync_mapped()
     }
 
     /// Writes `values` at elements `from..from + values.len()` of
@@ -99,13 +101,16 @@ impl Hosts {
             Direct::end();
             return Ok(());
         }
+        self.sync_mapped()?;
         batch(&*self.win, |b| {
             self.start_put_range(b, placement, from, values)
-        })
+        })?;
+        self.sync_mapped()
     }
 
     /// Starts in `b` the gets of elements `from..from + out.len()`, one per
-    /// piece.
+    /// piece; a piece on a host mapped here is copied at once (the caller
+    /// brackets the run with [`Hosts::sync_mapped`]).
     fn start_get_range<'s>(
         &self,
         b: &Batch<'s, '_, i64>,
@@ -116,14 +121,18 @@ impl Hosts {
         let mut rest = out;
         for (host, slot, _, n) in pieces(placement, from, rest.len()) {
             let (piece, tail) = std::mem::take(&mut rest).split_at_mut(n);
-            b.get(host, self.layout.data_slot(slot), piece)?;
+            let disp = self.layout.data_slot(slot);
+            match self.mapped_host(host) {
+                Some(mapped) => mapped.copy_out(host, disp, piece)?,
+                None => b.get(host, disp, piece)?,
+            }
             rest = tail;
         }
         Ok(())
     }
 
     /// Starts in `b` the puts of `values` at elements `from..`, one per
-    /// piece.
+    /// piece; a piece on a host mapped here is copied at once.
     fn start_put_range<'s>(
         &self,
         b: &Batch<'s, '_, i64>,
@@ -132,7 +141,11 @@ impl Hosts {
         values: &'s [i64],
     ) -> Result<()> {
         for (host, slot, at, n) in pieces(placement, from, values.len()) {
-            b.put(host, self.layout.data_slot(slot), &values[at..at + n])?;
+            let (disp, piece) = (self.layout.data_slot(slot), &values[at..at + n]);
+            match self.mapped_host(host) {
+                Some(mapped) => mapped.copy_in(host, disp, piece)?,
+                None => b.put(host, disp, piece)?,
+            }
         }
         Ok(())
     }
@@ -184,6 +197,8 @@ impl Hosts {
             from = after;
         }
         self.spare.set(buffers);
+        // The first get_range opened the run of mapped copies; this closes it.
+        self.sync_mapped()?;
         Ok(state)
     }
 

@@ -28,35 +28,44 @@ pub struct Config {
 /// [`DistributedMemory::with_access`](crate::DistributedMemory::with_access).
 ///
 /// [`DistributedMemory::new`](crate::DistributedMemory::new) takes
-/// [`Access::Auto`], unless the environment variable `DSM_KV_ACCESS` is
-/// `rma` ([`Access::from_env`]): a way to run a whole program on the RMA
-/// path, the one of a memory that spans nodes.
+/// [`Access::Auto`], unless the environment variable `DSM_KV_ACCESS` says
+/// otherwise ([`Access::from_env`]): `mixed` or `rma` run a whole program on
+/// the path of a memory that spans nodes, or on RMA alone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum Access {
     /// When every rank of the communicator shares one node and MPI gives
     /// the window the unified memory model, the hosts' windows are
-    /// allocated in shared memory (`MPI_Win_allocate_shared`) and list
-    /// elements and integer values move by plain loads and stores;
-    /// otherwise as [`Access::Rma`]. All ranks take the same path.
+    /// allocated in shared memory (`MPI_Win_allocate_shared`) and every
+    /// word moves by CPU atomics, loads and stores (no MPI call at all);
+    /// otherwise as [`Access::Mixed`]. All ranks take the same path.
     #[default]
     Auto,
+    /// One window over the communicator (`MPI_Win_allocate`), whose
+    /// protocol words every rank reaches by MPI atomics; list elements and
+    /// integer values of the hosts whose memory MPI maps into this process
+    /// (the co-located ones, with an MPI that answers `MPI_Win_shared_query`
+    /// for such windows, as MPICH 4.1 and later do) move by loads and
+    /// stores, the others' by `MPI_Put` and `MPI_Get`. With an MPI that maps
+    /// nothing this is [`Access::Rma`].
+    Mixed,
     /// Every access is one-sided communication (`MPI_Win_allocate`,
-    /// `MPI_Put`, `MPI_Get`), whatever the layout: the path of a memory
-    /// spanning several nodes, for comparisons and tests.
+    /// `MPI_Put`, `MPI_Get`), whatever the layout: for comparisons and
+    /// tests.
     Rma,
 }
 
 impl Access {
-    /// The access `DSM_KV_ACCESS` asks for: [`Access::Rma`] for `rma`,
-    /// [`Access::Auto`] for `auto` or when it is not set; any other value is
-    /// an error that names it.
+    /// The access `DSM_KV_ACCESS` asks for: [`Access::Mixed`] for `mixed`,
+    /// [`Access::Rma`] for `rma`, [`Access::Auto`] for `auto` or when it is
+    /// not set; any other value is an error that names it.
     pub fn from_env() -> Result<Access, String> {
         match std::env::var("DSM_KV_ACCESS").as_deref() {
             Err(_) | Ok("auto") => Ok(Access::Auto),
+            Ok("mixed") => Ok(Access::Mixed),
             Ok("rma") => Ok(Access::Rma),
             Ok(other) => Err(format!(
-                "DSM_KV_ACCESS={other:?}: expected \"auto\" or \"rma\""
+                "DSM_KV_ACCESS={other:?}: expected \"auto\", \"mixed\" or \"rma\""
             )),
         }
     }

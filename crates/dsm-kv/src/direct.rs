@@ -39,7 +39,7 @@
 
 use crate::error::{Error, Result};
 use shm_core::sync::AtomicWords;
-use shm_core::window::{LockedSharedWindow, Op};
+use shm_core::window::{LockedSharedWindow, LockedWindow, Op};
 use std::mem::MaybeUninit;
 use std::sync::atomic::{fence, AtomicI64, Ordering};
 
@@ -63,12 +63,38 @@ impl Direct {
         Ok(Direct { segments })
     }
 
+    /// The segments of the ranks of `win` (a window from `MPI_Win_allocate`)
+    /// that MPI maps into this process ([`shm_core::window::Window::mapped_segment`]),
+    /// for the data of a mixed memory ([`crate::nearby`]); `None` when it
+    /// maps no host's.
+    pub(crate) fn mapped(win: &LockedWindow<i64>) -> Result<Option<Direct>> {
+        let segments = (0..win.size())
+            .map(|rank| {
+                Ok(match win.mapped_segment(rank)? {
+                    Some(segment) => (segment.as_ptr(), segment.len()),
+                    None => (std::ptr::null_mut(), 0),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let maps_a_host = segments.iter().any(|&(ptr, len)| !ptr.is_null() && len > 0);
+        Ok(maps_a_host.then_some(Direct { segments }))
+    }
+
+    /// `true` when `host`'s segment has an address in this process.
+    pub(crate) fn maps(&self, host: i32) -> bool {
+        usize::try_from(host)
+            .ok()
+            .and_then(|h| self.segments.get(h))
+            .is_some_and(|&(ptr, len)| !ptr.is_null() && len > 0)
+    }
+
     /// The address of words `disp..disp + len` of `host`'s segment, checked.
     fn words(&self, host: i32, disp: usize, len: usize) -> Result<*mut i64> {
         let (base, words) = usize::try_from(host)
             .ok()
             .and_then(|h| self.segments.get(h).copied())
-            .ok_or_else(|| Error::Corrupted(format!("no host {host}")))?;
+            .filter(|&(base, _)| !base.is_null())
+            .ok_or_else(|| Error::Corrupted(format!("no host {host} mapped here")))?;
         if disp.checked_add(len).map_or(true, |end| end > words) {
             return Err(Error::Corrupted(format!(
                 "words {disp}..{} are outside host {host}'s {words}",

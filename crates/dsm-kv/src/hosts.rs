@@ -37,8 +37,10 @@ use std::rc::Rc;
 /// The hosts' windows: one-sided communication only, or in shared memory
 /// with the addresses of every host's segment.
 pub(crate) enum HostWindows {
-    /// `MPI_Win_allocate`: every access is RMA.
-    Rma(LockedWindow<i64>),
+    /// `MPI_Win_allocate`: every access is RMA, but for the data of the
+    /// hosts whose segments `Direct` maps on a mixed memory
+    /// ([`crate::nearby`]).
+    Rma(LockedWindow<i64>, Option<Direct>),
     /// `MPI_Win_allocate_shared` over one node: RMA for the protocol words,
     /// and loads and stores for the data when `Direct` is there (the
     /// unified memory model).
@@ -49,7 +51,7 @@ impl std::ops::Deref for HostWindows {
     type Target = dyn Rma<i64>;
     fn deref(&self) -> &(dyn Rma<i64> + 'static) {
         match self {
-            HostWindows::Rma(win) => win,
+            HostWindows::Rma(win, _) => win,
             HostWindows::Shared(win, _) => win,
         }
     }
@@ -84,8 +86,11 @@ fn all(comm: &OwnedComm, mine: bool) -> Result<bool> {
 impl Hosts {
     /// Allocates the windows (collective over `comm`): in shared memory
     /// when `access` allows it and every rank of `comm` shares one node,
-    /// with direct access to the data when, besides, every rank's window is
-    /// in the unified memory model. All ranks take the same path.
+    /// with direct access to every word when, besides, every rank's window
+    /// is in the unified memory model; all ranks take the same path.
+    /// Otherwise one window from `MPI_Win_allocate`, where each rank reaches
+    /// the data of the hosts MPI maps into it by loads and stores, unless
+    /// `access` is [`Access::Rma`].
     pub(crate) fn allocate(
         comm: &Rc<OwnedComm>,
         layout: WindowLayout,
@@ -110,7 +115,16 @@ impl Hosts {
             };
             HostWindows::Shared(win, direct)
         } else {
-            HostWindows::Rma(Window::<i64>::allocate(comm.communicator(), len)?.into_locked(true)?)
+            let win = Window::<i64>::allocate(comm.communicator(), len)?.into_locked(true)?;
+            // Each rank maps what MPI lets it map, on its own: the protocol
+            // words stay on MPI atomics for every rank ([`crate::nearby`]).
+            let unified = matches!(win.memory_model(), Ok(MemoryModel::Unified));
+            let mapped = if access != Access::Rma && unified {
+                Direct::mapped(&win)?
+            } else {
+                None
+            };
+            HostWindows::Rma(win, mapped)
         };
         Ok(Hosts {
             win,
@@ -214,8 +228,9 @@ impl Hosts {
     }
 
     /// Writes one data word (an element, or an integer's value) and
-    /// completes it at its host: a direct store inside the fence bracket, or
-    /// a put and a flush.
+    /// completes it at its host: a direct store inside the fence bracket, a
+    /// store between two `MPI_Win_sync` on a mapped host, or a put and a
+    /// flush.
     pub(crate) fn write_word(&self, host: i32, disp: usize, value: i64) -> Result<()> {
         match self.direct() {
             Some(direct) => {
@@ -224,7 +239,14 @@ impl Hosts {
                 Direct::end();
                 Ok(())
             }
-            None => Ok(self.win.put_flush(host, disp, &[value])?),
+            None => match self.mapped_host(host) {
+                Some(mapped) => {
+                    self.win.sync()?;
+                    mapped.store(host, disp, value)?;
+                    Ok(self.win.sync()?)
+                }
+                None => Ok(self.win.put_flush(host, disp, &[value])?),
+            },
         }
     }
 

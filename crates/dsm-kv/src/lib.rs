@@ -139,10 +139,15 @@
 //! move by plain loads, stores and copies, and the protocol words (state
 //! words, the allocator's lock and counters) are CPU atomics on every rank:
 //! no operation makes an MPI call ([`DistributedMemory::is_direct`]).
-//! Otherwise (several nodes, or [`Access::Rma`]) the segments are one
-//! `MPI_Win_allocate` window, plain `MPI_Put`/`MPI_Get` move the words and
-//! the protocol words are MPI atomics. `docs/dsm-kv.md` gives the
-//! memory-model rule of each access.
+//! Otherwise (several nodes, or [`Access::Mixed`] or [`Access::Rma`]) the
+//! segments are one `MPI_Win_allocate` window and the protocol words are MPI
+//! atomics on every rank; a rank moves the list elements and integer values
+//! of the hosts whose memory MPI maps into it (co-located hosts, with an MPI
+//! that answers `MPI_Win_shared_query` for such windows, such as MPICH 4.1 and
+//! later) by loads and stores between `MPI_Win_sync` calls, and every other
+//! word by plain `MPI_Put`/`MPI_Get` ([`DistributedMemory::mapped_hosts`];
+//! [`Access::Rma`] maps nothing). `docs/dsm-kv.md` gives the memory-model
+//! rule of each access.
 //!
 //! On either path, the same element modified and read at the same moment by
 //! two ranks gives the old or the new value on every platform we know,
@@ -170,6 +175,7 @@ mod direct; // loads and stores to co-located hosts' data
 mod hosts; // the hosts' windows and the variables' words in them
 mod in_place; // map, filter and reduce in place on co-located hosts
 mod layout; // where everything is in a host's window
+mod nearby; // loads and stores to mapped hosts' data on a memory spanning nodes
 mod placement; // where a variable's elements are, and its cache
 mod protocol; // pin, exclusive, free, drain, publish on the state word
 mod state; // the state word of a descriptor

@@ -87,10 +87,12 @@ impl DistributedMemory {
     }
 
     /// [`new`](Self::new) with the path to the hosts' data chosen by the
-    /// caller instead of `DSM_KV_ACCESS`: [`Access::Rma`] keeps every access
-    /// on one-sided communication even when the ranks share a node (the
-    /// path of a memory that spans nodes). Collective; the ranks may differ
-    /// in `access`, and then all take the RMA path.
+    /// caller instead of `DSM_KV_ACCESS`: [`Access::Mixed`] takes the path
+    /// of a memory that spans nodes even when the ranks share one, and
+    /// [`Access::Rma`] keeps every access on one-sided communication.
+    /// Collective; when the ranks differ in `access`, none takes the direct
+    /// path, and each rank maps hosts' data unless its own is
+    /// [`Access::Rma`].
     ///
     /// ```no_run
     /// use dsm_kv::{Access, Config, DistributedMemory};
@@ -145,6 +147,25 @@ impl DistributedMemory {
     /// communication. The same on every rank.
     pub fn is_direct(&self) -> bool {
         self.hosts.is_direct()
+    }
+
+    /// How many hosts this rank reaches by loads and stores for list
+    /// elements and integer values: every host on a direct memory
+    /// ([`is_direct`](Self::is_direct)); on a memory that spans nodes
+    /// ([`Access::Mixed`]), the co-located hosts whose memory MPI maps into
+    /// this process, which may differ from rank to rank; `0` with
+    /// [`Access::Rma`] or an MPI that maps no other process's window memory.
+    ///
+    /// ```no_run
+    /// use dsm_kv::{Access, Config, DistributedMemory};
+    /// let universe = mpi::initialize().unwrap();
+    /// let mem = DistributedMemory::with_access(&universe.world(), Config::new(10), Access::Mixed)?;
+    /// println!("rank {}: {} hosts by loads and stores", mem.rank(), mem.mapped_hosts());
+    /// mem.close()?;
+    /// # Ok::<(), dsm_kv::Error>(())
+    /// ```
+    pub fn mapped_hosts(&self) -> usize {
+        self.hosts.hosts_mapped()
     }
 
     /// This process's rank (in the communicator the memory was created on).

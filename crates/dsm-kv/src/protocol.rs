@@ -70,7 +70,7 @@ impl Hosts {
     /// Looks at a variable without pinning it: whether it exists, and an
     /// integer's value.
     ///
-    /// The value word first (a get, or a load on the direct path), then one
+    /// The value word first (a get, or a load on a host mapped here), then one
     /// atomic read of the state: a live state of the handle's generation
     /// proves that the value word was the variable's when it was read (it
     /// is the variable's from its publish, which came before this rank had
@@ -81,11 +81,9 @@ impl Hosts {
     /// the value word means nothing and is ignored.
     pub(crate) fn peek(&self, var: &Var) -> Result<Peek> {
         let (host, disp) = self.descriptor_of(var);
-        // Complete before the atomic read is issued: a flushed get, or a
-        // copy inside the fence bracket.
-        let mut value = [0i64];
-        self.get_words(host, disp + INT_VALUE, &mut value)?;
-        let value = value[0];
+        // Complete before the atomic read is issued: a flushed get, a copy
+        // inside the fence bracket, or a load between two MPI_Win_sync.
+        let value = self.read_word(host, disp + INT_VALUE)?;
         fault::at(Point::BetweenIntReads);
         let state = self.state_of(var)?;
         Ok(if !state.is_live_generation(var.gen) {

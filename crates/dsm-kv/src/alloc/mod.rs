@@ -41,7 +41,7 @@ impl Hosts {
     /// however `f` ends (error or panic included).
     fn with_host_lock<R>(&self, host: i32, f: impl FnOnce() -> Result<R>) -> Result<R> {
         match &self.win {
-            HostWindows::Rma(win) => with_lock(win, host, f),
+            HostWindows::Rma(win, _) => with_lock(win, host, f),
             HostWindows::Shared(_, Some(direct)) => with_lock(direct, host, f),
             HostWindows::Shared(win, None) => with_lock(win, host, f),
         }

@@ -91,12 +91,64 @@ impl<T: Element> SharedWindow<T> {
     /// The segment of `rank` (a rank of this window's group), for direct
     /// loads and stores (`MPI_Win_shared_query`).
     pub fn segment(&self, rank: i32) -> Result<SharedSegment<'_, T>> {
+        self.win.query_segment(rank)?.ok_or_else(|| {
+            Error::Usage(format!(
+                "MPI_Win_shared_query gave no address for rank {rank} of a shared window"
+            ))
+        })
+    }
+}
+
+impl<T: Element> Window<T> {
+    /// The segment of `rank` when this process can reach it by loads and
+    /// stores, whatever call created the window: MPI-4.0 lets
+    /// `MPI_Win_shared_query` answer for any window, with the address of a
+    /// segment that shares memory with this process, and with none for the
+    /// others. MPICH 4.1 and later map the segments of the ranks on this
+    /// node for windows from `MPI_Win_allocate`; Open MPI (4.1, 5.0) and
+    /// Intel MPI (2021) answer with an error, which gives `Ok(None)` here.
+    /// A segment of no elements is always `Some` (there is nothing to
+    /// reach).
+    ///
+    /// Loads and stores through it follow the memory model of the window
+    /// (see [`SharedSegment`]).
+    ///
+    /// ```no_run
+    /// # fn main() -> shm_core::Result<()> {
+    /// use shm_core::window::Window;
+    /// let universe = mpi::initialize().unwrap();
+    /// let world = universe.world();
+    /// let win = Window::<i64>::allocate(&world, 1024)?;
+    /// let mapped = (0..win.size())
+    ///     .filter_map(|rank| win.mapped_segment(rank).transpose())
+    ///     .count();
+    /// println!("{mapped} segments are in memory this process shares");
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn mapped_segment(&self, rank: i32) -> Result<Option<SharedSegment<'_, T>>> {
+        match self.query_segment(rank) {
+            Err(Error::Mpi { .. }) => Ok(None),
+            other => other,
+        }
+    }
+
+    /// `MPI_Win_shared_query` for `rank`: `None` when MPI gives no address.
+    fn query_segment(&self, rank: i32) -> Result<Option<SharedSegment<'_, T>>> {
         let Some(len) = self.len_of(rank) else {
             return Err(Error::NoSuchRank {
                 rank,
                 size: self.size(),
             });
         };
+        if len == 0 {
+            // MPI may give any address, null included, for no memory.
+            return Ok(Some(SharedSegment {
+                ptr: std::ptr::NonNull::dangling().as_ptr(),
+                len,
+                _window: PhantomData,
+            }));
+        }
         let mut size: MPI_Aint = 0;
         let mut disp_unit: c_int = 0;
         let mut ptr: *mut T = std::ptr::null_mut();
@@ -104,7 +156,7 @@ impl<T: Element> SharedWindow<T> {
         check(
             unsafe {
                 ffi::MPI_Win_shared_query(
-                    self.win.raw,
+                    self.raw,
                     rank,
                     &mut size,
                     &mut disp_unit,
@@ -113,16 +165,23 @@ impl<T: Element> SharedWindow<T> {
             },
             "MPI_Win_shared_query",
         )?;
-        if ptr.is_null() || (ptr as usize) % std::mem::align_of::<T>() != 0 {
+        if ptr.is_null() {
+            return Ok(None);
+        }
+        let bytes = len.checked_mul(std::mem::size_of::<T>());
+        if (ptr as usize) % std::mem::align_of::<T>() != 0
+            || bytes.map_or(true, |b| (size as u128) < b as u128)
+        {
             return Err(Error::Usage(format!(
-                "MPI returned a shared segment at {ptr:p}, not aligned for {}",
+                "MPI returned a segment of {size} bytes at {ptr:p} for rank {rank}, \
+                 not {len} elements aligned for {}",
                 T::NAME
             )));
         }
-        Ok(SharedSegment {
+        Ok(Some(SharedSegment {
             ptr,
             len,
             _window: PhantomData,
-        })
+        }))
     }
 }

@@ -1,0 +1,82 @@
+//! The data of co-located hosts on a memory that spans nodes
+//! ([`Access::Mixed`](crate::Access::Mixed)): list elements and integer
+//! values of the hosts whose segment of the memory's one window MPI maps
+//! into this process move by loads, stores and copies; everything else, and
+//! every protocol word, by RMA as on the RMA path.
+//!
+//! # The memory-model rule
+//!
+//! MPI-4.0 lets `MPI_Win_shared_query` give the address of any segment that
+//! shares memory with the caller, whatever call created the window (§12.2.3).
+//! The window is in the unified model (checked on this rank before any
+//! segment is used), so the mapped memory is the segment's public copy,
+//! which other ranks read and write by RMA. A process synchronises with the
+//! others only through MPI atomics on the protocol words (a pin, the
+//! exclusive `BUSY` flag, a drain, a publish), and MPI orders its loads and
+//! stores of shared memory around such a synchronisation only with
+//! `MPI_Win_sync` (MPI-4.0 §12.7, the rule for shared memory windows, and its
+//! Example 12.21): so every run of loads and stores of mapped data is
+//! bracketed by [`Hosts::sync_mapped`], after the protocol step that took
+//! the variable and before the one that releases or checks it. A run that
+//! mixes mapped and remote pieces does the copies when the RMA operations
+//! start; the bracket covers the whole run.
+//!
+//! Every rank reaches the protocol words by MPI atomics, whether or not it
+//! maps their host, so no word sees both CPU and MPI atomics, and ranks need
+//! not agree on which hosts they map: each rank decides for itself.
+
+use crate::direct::Direct;
+use crate::error::Result;
+use crate::hosts::{HostWindows, Hosts};
+
+impl Hosts {
+    /// The segments MPI maps here on a mixed memory.
+    fn mapped(&self) -> Option<&Direct> {
+        match &self.win {
+            HostWindows::Rma(_, mapped) => mapped.as_ref(),
+            HostWindows::Shared(..) => None,
+        }
+    }
+
+    /// `host`'s segment, when this rank reaches its data by loads and stores
+    /// on a mixed memory.
+    pub(crate) fn mapped_host(&self, host: i32) -> Option<&Direct> {
+        self.mapped().filter(|direct| direct.maps(host))
+    }
+
+    /// How many hosts this rank reaches by loads and stores: every one on a
+    /// direct memory, the mapped ones on a mixed memory.
+    pub(crate) fn hosts_mapped(&self) -> usize {
+        match (self.direct(), self.mapped()) {
+            (Some(_), _) => self.count(),
+            (None, Some(mapped)) => self.ranks().filter(|&h| mapped.maps(h)).count(),
+            (None, None) => 0,
+        }
+    }
+
+    /// `MPI_Win_sync` when this rank maps a host of a mixed memory: opens
+    /// and closes each run of loads and stores of mapped data (see the
+    /// module documentation).
+    pub(crate) fn sync_mapped(&self) -> Result<()> {
+        if self.mapped().is_some() {
+            self.win.sync()?;
+        }
+        Ok(())
+    }
+
+    /// Reads one data word (an integer's value), complete when this
+    /// returns: a load between two `MPI_Win_sync` on a mapped host, a copy
+    /// inside the fence bracket on a direct memory, a completed get.
+    pub(crate) fn read_word(&self, host: i32, disp: usize) -> Result<i64> {
+        let mut word = [0i64];
+        match self.mapped_host(host) {
+            Some(mapped) => {
+                self.win.sync()?;
+                mapped.copy_out(host, disp, &mut word)?;
+                self.win.sync()?;
+            }
+            None => self.get_words(host, disp, &mut word)?,
+        }
+        Ok(word[0])
+    }
+}
