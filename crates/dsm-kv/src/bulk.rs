@@ -15,9 +15,15 @@
 //! `BUSY` flag for `map` and `filter`), and the exclusive operations flush
 //! everything to every host before they release it.
 //!
-//! When the hosts are co-located ([`crate::direct`]), the same operations
-//! work in place instead ([`crate::in_place`]), and the ranges below are
-//! copies.
+//! On the mixed path ([`crate::nearby`]) the pieces on the hosts this rank
+//! maps are copied, in program order, when the batch would start their get
+//! or put; the pipeline's argument below holds for them as for the others
+//! (a copy is an operation that completes at once), and the caller's
+//! protocol step is bracketed by `MPI_Win_sync` (`Hosts::sync_mapped`: the
+//! first range read opens the bracket, the end of the pass closes it, and
+//! the release closes it again whatever happened). When the hosts are
+//! co-located ([`crate::direct`]), the same operations work in place
+//! instead ([`crate::in_place`]), and the ranges below are copies.
 
 use crate::compact::compact;
 use crate::direct::Direct;
@@ -150,7 +156,7 @@ impl Hosts {
         Ok(())
     }
 
-    /// The RMA path's pass over a list: `step(state, from, chunk)` runs on
+    /// The RMA and mixed paths' pass over a list: `step(state, from, chunk)` runs on
     /// each chunk in list order (`from` is the chunk's first element) and
     /// returns the next state and what to write back, if anything.
     ///

@@ -43,10 +43,12 @@ use shm_core::window::{LockedSharedWindow, LockedWindow, Op};
 use std::mem::MaybeUninit;
 use std::sync::atomic::{fence, AtomicI64, Ordering};
 
-/// Where every host's window starts in this process's address space.
+/// Where the hosts' windows start in this process's address space: every
+/// host's on a direct memory, the mapped ones' on a mixed memory.
 pub(crate) struct Direct {
     /// Per rank of the memory's communicator: the start of its segment and
-    /// its length in words (rank 0's segment is empty).
+    /// its length in words (rank 0's segment is empty; a segment not mapped
+    /// here is null).
     segments: Vec<(*mut i64, usize)>,
 }
 
@@ -65,19 +67,20 @@ impl Direct {
 
     /// The segments of the ranks of `win` (a window from `MPI_Win_allocate`)
     /// that MPI maps into this process ([`shm_core::window::Window::mapped_segment`]),
-    /// for the data of a mixed memory ([`crate::nearby`]); `None` when it
-    /// maps no host's.
-    pub(crate) fn mapped(win: &LockedWindow<i64>) -> Result<Option<Direct>> {
-        let segments = (0..win.size())
-            .map(|rank| {
-                Ok(match win.mapped_segment(rank)? {
-                    Some(segment) => (segment.as_ptr(), segment.len()),
-                    None => (std::ptr::null_mut(), 0),
-                })
+    /// for the data of a mixed memory ([`crate::nearby::Mapped`]); `None`
+    /// when it maps no host's. A segment MPI answers for with an error, or
+    /// with an address or size this crate cannot use, is not mapped: this
+    /// rank decides alone (after the collective allocation), so it must not
+    /// fail where the others go on.
+    pub(crate) fn mapped(win: &LockedWindow<i64>) -> Option<Direct> {
+        let segments: Vec<_> = (0..win.size())
+            .map(|rank| match win.mapped_segment(rank) {
+                Ok(Some(segment)) => (segment.as_ptr(), segment.len()),
+                _ => (std::ptr::null_mut(), 0),
             })
-            .collect::<Result<Vec<_>>>()?;
+            .collect();
         let maps_a_host = segments.iter().any(|&(ptr, len)| !ptr.is_null() && len > 0);
-        Ok(maps_a_host.then_some(Direct { segments }))
+        maps_a_host.then_some(Direct { segments })
     }
 
     /// `true` when `host`'s segment has an address in this process.

@@ -23,6 +23,7 @@ use crate::in_place::InPlace;
 use crate::layout::{
     extent_link, unpack_extent, WindowLayout, FIRST, FIRST_LEN, INT_SLOT, LEN, STATE,
 };
+use crate::nearby::Mapped;
 use crate::placement::{Placement, PlacementCache};
 use crate::state::{Flags, State};
 use crate::value::{Extent, Var};
@@ -34,13 +35,14 @@ use std::cell::{Cell, RefCell};
 use std::ops::Range;
 use std::rc::Rc;
 
-/// The hosts' windows: one-sided communication only, or in shared memory
-/// with the addresses of every host's segment.
+/// The hosts' windows: one-sided communication (with the data of the hosts
+/// MPI maps here, on a mixed memory), or in shared memory with the
+/// addresses of every host's segment.
 pub(crate) enum HostWindows {
     /// `MPI_Win_allocate`: every access is RMA, but for the data of the
-    /// hosts whose segments `Direct` maps on a mixed memory
+    /// hosts whose segments `Mapped` has on a mixed memory
     /// ([`crate::nearby`]).
-    Rma(LockedWindow<i64>, Option<Direct>),
+    Rma(LockedWindow<i64>, Option<Mapped>),
     /// `MPI_Win_allocate_shared` over one node: RMA for the protocol words,
     /// and loads and stores for the data when `Direct` is there (the
     /// unified memory model).
@@ -119,11 +121,9 @@ impl Hosts {
             // Each rank maps what MPI lets it map, on its own: the protocol
             // words stay on MPI atomics for every rank ([`crate::nearby`]).
             let unified = matches!(win.memory_model(), Ok(MemoryModel::Unified));
-            let mapped = if access != Access::Rma && unified {
-                Direct::mapped(&win)?
-            } else {
-                None
-            };
+            let mapped = (access != Access::Rma && unified)
+                .then(|| Mapped::of(&win))
+                .flatten();
             HostWindows::Rma(win, mapped)
         };
         Ok(Hosts {

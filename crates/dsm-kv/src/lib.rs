@@ -149,7 +149,7 @@
 //! [`Access::Rma`] maps nothing). `docs/dsm-kv.md` gives the memory-model
 //! rule of each access.
 //!
-//! On either path, the same element modified and read at the same moment by
+//! On every path, the same element modified and read at the same moment by
 //! two ranks gives the old or the new value on every platform we know,
 //! though the MPI standard calls it undefined.
 //! Closures given to `map`, `filter` and `reduce` run on the calling rank and
@@ -179,7 +179,7 @@ mod nearby; // loads and stores to mapped hosts' data on a memory spanning nodes
 mod placement; // where a variable's elements are, and its cache
 mod protocol; // pin, exclusive, free, drain, publish on the state word
 mod state; // the state word of a descriptor
-mod words; // every access to the hosts' words: MPI, or CPU on the direct path
+mod words; // the protocol and metadata words: MPI, or CPU on the direct path
 
 pub use config::{Access, Config};
 pub use error::{Error, Result};

@@ -22,16 +22,52 @@
 //! start; the bracket covers the whole run.
 //!
 //! Every rank reaches the protocol words by MPI atomics, whether or not it
-//! maps their host, so no word sees both CPU and MPI atomics, and ranks need
-//! not agree on which hosts they map: each rank decides for itself.
+//! maps their host, so no word sees both CPU and MPI atomics (which is why
+//! [`Mapped`] offers copies and stores only), and ranks need not agree on
+//! which hosts they map: each rank decides for itself. One data word may
+//! then be stored by one rank and put by another; the protocol orders them
+//! as it orders two puts.
 
 use crate::direct::Direct;
 use crate::error::Result;
 use crate::hosts::{HostWindows, Hosts};
+use shm_core::window::LockedWindow;
+
+/// The segments of a mixed memory that MPI maps into this process: their
+/// data only (copies and a store), never an atomic.
+pub(crate) struct Mapped(Direct);
+
+impl Mapped {
+    /// What MPI maps of `win` here; `None` when it maps no host's segment
+    /// ([`Direct::mapped`]).
+    pub(crate) fn of(win: &LockedWindow<i64>) -> Option<Mapped> {
+        Direct::mapped(win).map(Mapped)
+    }
+
+    /// `true` when `host`'s segment is mapped here.
+    pub(crate) fn maps(&self, host: i32) -> bool {
+        self.0.maps(host)
+    }
+
+    /// [`Direct::copy_out`] from a mapped segment.
+    pub(crate) fn copy_out(&self, host: i32, disp: usize, out: &mut [i64]) -> Result<()> {
+        self.0.copy_out(host, disp, out)
+    }
+
+    /// [`Direct::copy_in`] into a mapped segment.
+    pub(crate) fn copy_in(&self, host: i32, disp: usize, values: &[i64]) -> Result<()> {
+        self.0.copy_in(host, disp, values)
+    }
+
+    /// [`Direct::store`] into a mapped segment.
+    pub(crate) fn store(&self, host: i32, disp: usize, value: i64) -> Result<()> {
+        self.0.store(host, disp, value)
+    }
+}
 
 impl Hosts {
     /// The segments MPI maps here on a mixed memory.
-    fn mapped(&self) -> Option<&Direct> {
+    fn mapped(&self) -> Option<&Mapped> {
         match &self.win {
             HostWindows::Rma(_, mapped) => mapped.as_ref(),
             HostWindows::Shared(..) => None,
@@ -40,8 +76,8 @@ impl Hosts {
 
     /// `host`'s segment, when this rank reaches its data by loads and stores
     /// on a mixed memory.
-    pub(crate) fn mapped_host(&self, host: i32) -> Option<&Direct> {
-        self.mapped().filter(|direct| direct.maps(host))
+    pub(crate) fn mapped_host(&self, host: i32) -> Option<&Mapped> {
+        self.mapped().filter(|mapped| mapped.maps(host))
     }
 
     /// How many hosts this rank reaches by loads and stores: every one on a

@@ -207,9 +207,8 @@ impl DistributedMemory {
             .with_exclusive(var, |placement, state| {
                 if state.has(Flags::INT) {
                     let (host, disp) = self.hosts.descriptor_of(var);
-                    let mut v = [0i64];
-                    self.hosts.get_words(host, disp + INT_VALUE, &mut v)?;
-                    self.hosts.put_words(host, disp + INT_VALUE, &[f(v[0])])?;
+                    let value = self.hosts.read_word(host, disp + INT_VALUE)?;
+                    self.hosts.write_word(host, disp + INT_VALUE, f(value))?;
                 } else {
                     self.hosts.map_values(placement, f)?;
                 }

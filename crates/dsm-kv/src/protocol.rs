@@ -138,8 +138,12 @@ impl Hosts {
             .placement(var, state.key())
             .and_then(|placement| f(&placement, state));
         std::mem::forget(on_panic);
-        // `f` completed its operations remotely before we unpin.
+        // `f` completed its operations remotely before we unpin; its loads
+        // and stores of mapped data are ordered before the unpin even when
+        // it stopped on an error.
+        let synced = self.sync_mapped();
         self.update(host, disp, Update::UNPIN)?;
+        synced?;
         result.map(Some)
     }
 
@@ -206,8 +210,9 @@ impl Hosts {
             .fetch_placement(var, state.has(Flags::INT))
             .and_then(|placement| f(&placement, state));
         // What `f` wrote completes at every target before the variable is
-        // released, so that it is visible to whoever pins it next.
-        let flushed = self.flush_all();
+        // released, so that it is visible to whoever pins it next (its
+        // stores of mapped data too, even when it stopped on an error).
+        let flushed = self.sync_mapped().and(self.flush_all());
         let key = state.key();
         let release = key.end_exclusive();
         self.update_flush(host, disp, release)?;

@@ -1,6 +1,9 @@
-//! The one way to the hosts' words: MPI RMA calls on the RMA path; CPU
-//! atomics, loads, stores and copies on the direct path, where a memory's
-//! operations then make no MPI call at all.
+//! The one way to the hosts' protocol and metadata words (state words, the
+//! allocator's, descriptors, chain links, bitmaps): MPI RMA calls on the RMA
+//! and mixed paths; CPU atomics, loads, stores and copies on the direct
+//! path, where a memory's operations then make no MPI call at all. (The
+//! data moves through `hosts.rs` and `bulk.rs`, and on the mixed path by
+//! copies for the hosts a rank maps: [`crate::nearby`].)
 //!
 //! That is the point: MPICH completes one rank's RMA on another rank's
 //! window only when that rank calls MPI. A direct memory that used RMA for
@@ -9,9 +12,9 @@
 //! the target of another rank's get (seen on MPICH 4: a `modify` that reads
 //! its placement waits forever for a host that reads a list in a loop).
 //!
-//! Each word is reached one way for the whole life of a memory, chosen with
-//! the path on every rank at once, so no word ever sees both CPU and MPI
-//! atomics.
+//! Each of these words is reached one way for the whole life of a memory,
+//! chosen with the path on every rank at once, so no word ever sees both
+//! CPU and MPI atomics.
 
 use crate::direct::Direct;
 use crate::error::Result;

@@ -169,9 +169,8 @@ impl<T: Element> Window<T> {
             return Ok(None);
         }
         let bytes = len.checked_mul(std::mem::size_of::<T>());
-        if (ptr as usize) % std::mem::align_of::<T>() != 0
-            || bytes.map_or(true, |b| (size as u128) < b as u128)
-        {
+        let given = usize::try_from(size).ok();
+        if (ptr as usize) % std::mem::align_of::<T>() != 0 || bytes.is_none() || given < bytes {
             return Err(Error::Usage(format!(
                 "MPI returned a segment of {size} bytes at {ptr:p} for rank {rank}, \
                  not {len} elements aligned for {}",
