@@ -58,6 +58,12 @@ class DistributedMemory:
         """The value of a variable: an int or a list."""
         return self._native.read(var)
 
+    def read_range(self, var, start, stop):
+        """Elements ``start:stop`` of a list, without reading the rest (a
+        snapshot, as ``read``). ``0 <= start <= stop <= len`` or the error
+        names the bounds; an int reads as a list of one."""
+        return self._native.read_range(var, start, stop)
+
     def modify(self, var, value, index=0):
         """Write ``value`` at ``index``; False if the variable was freed."""
         return self._native.modify(var, value, index)

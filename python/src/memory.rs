@@ -152,6 +152,22 @@ impl Memory {
         }
     }
 
+    /// Elements `start..stop` of a list, read without the rest (a snapshot,
+    /// as `read`); an int reads as a list of one.
+    fn read_range<'py>(
+        &self,
+        py: Python<'py>,
+        var: &Var,
+        start: usize,
+        stop: usize,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let values = self
+            .get()?
+            .read_range(&var.0, start..stop)
+            .map_err(errors::kv)?;
+        PyList::new(py, values)
+    }
+
     /// Writes `value` at `index` (0 for an int); `False` when the variable
     /// was freed (the seed's boolean).
     #[pyo3(signature = (var, value, index=0))]

@@ -34,6 +34,21 @@ def test_the_seed_readme_example(mem, comm):
             mem.read(var)
 
 
+def test_read_range_reads_a_slice(mem, comm):
+    if mem.is_master:
+        var = mem.add(list(range(50)))
+        assert mem.read_range(var, 10, 15) == [10, 11, 12, 13, 14]
+        assert mem.read_range(var, 50, 50) == []
+        with pytest.raises(Exception, match="out of bounds"):
+            mem.read_range(var, 40, 51)
+        n = mem.add(7)
+        assert mem.read_range(n, 0, 1) == [7]
+        mem.free(var)
+        with pytest.raises(FreedError):
+            mem.read_range(var, 0, 1)
+        mem.free(n)
+
+
 def test_every_rank_operates(mem, comm):
     var = mem.add(list(range(comm.rank, comm.rank + 10)))
     mem.map(var, lambda x: 2 * x)
