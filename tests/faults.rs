@@ -528,14 +528,26 @@ fn run_fault(scenario: &str) -> Outcome {
     // The launcher's exit was seen within milliseconds.
     let ended_ms = now_ms();
     let stragglers = common::reap_stragglers(JOB_VAR, &token, GRACE);
-    let stale_shm = stale_files("/dev/shm", &shm_before, |_| true);
+    // Waiting for files the MPI is known to leave after this fault changes
+    // no verdict (they stay until clean-shm): stop waiting once only those
+    // are left.
+    let allowed = allows(scenario);
+    let stale_shm = stale_files(
+        "/dev/shm",
+        &shm_before,
+        |_| true,
+        |name| allowed(Place::Shm, name),
+    );
     let slash_tmp_names: Vec<Leftover> = leftovers::table()
         .into_iter()
         .filter(|l| l.place == Place::Tmp)
         .collect();
-    let stale_slash_tmp = stale_files("/tmp", &tmp_before, |name| {
-        slash_tmp_names.iter().any(|l| l.matches(name))
-    });
+    let stale_slash_tmp = stale_files(
+        "/tmp",
+        &tmp_before,
+        |name| slash_tmp_names.iter().any(|l| l.matches(name)),
+        |name| allowed(Place::Tmp, name),
+    );
     let stale_tmp = files_under(&tmp);
     let after_kill = end
         .output
@@ -583,8 +595,14 @@ fn files_under(dir: &Path) -> Vec<String> {
 /// New files of `dir` (those `wanted` names) that belong to this job. Other
 /// MPI jobs may run on the machine at the same time, so a new file counts
 /// only when no running process maps it or holds it open: a job's live
-/// segments are always mapped, and ours has ended.
-fn stale_files(dir: &str, before: &BTreeSet<String>, wanted: impl Fn(&str) -> bool) -> Vec<String> {
+/// segments are always mapped, and ours has ended. Waits up to [`GRACE`]
+/// for them to go, unless every one left is `expected`.
+fn stale_files(
+    dir: &str,
+    before: &BTreeSet<String>,
+    wanted: impl Fn(&str) -> bool,
+    expected: impl Fn(&str) -> bool,
+) -> Vec<String> {
     let deadline = Instant::now() + GRACE;
     loop {
         let new: Vec<String> = common::dir_entries(Path::new(dir))
@@ -597,7 +615,7 @@ fn stale_files(dir: &str, before: &BTreeSet<String>, wanted: impl Fn(&str) -> bo
             .into_iter()
             .filter(|name| !in_use.contains(&format!("{dir}/{name}")))
             .collect();
-        if stale.is_empty() || Instant::now() > deadline {
+        if stale.iter().all(|name| expected(name)) || Instant::now() > deadline {
             return stale;
         }
         std::thread::sleep(Duration::from_millis(100));
@@ -647,10 +665,11 @@ fn allowed_leftovers(scenario: &str) -> Vec<Leftover> {
         .collect()
 }
 
-/// What the job left that the table does not allow for this MPI and fault.
-fn unexpected_leftovers(scenario: &str, outcome: &Outcome) -> Vec<String> {
+/// Whether the table allows the MPI under test to leave `path` (relative
+/// to its place) after `scenario`.
+fn allows(scenario: &str) -> impl Fn(Place, &str) -> bool {
     let allowed = allowed_leftovers(scenario);
-    let allows = |place: Place, path: &str| {
+    move |place: Place, path: &str| {
         // A leftover may be a directory: any of the path's leading
         // components may be what the table names.
         let parts: Vec<&str> = path.split('/').collect();
@@ -660,7 +679,12 @@ fn unexpected_leftovers(scenario: &str, outcome: &Outcome) -> Vec<String> {
                 .iter()
                 .any(|l| l.place == place && l.matches(&prefix))
         })
-    };
+    }
+}
+
+/// What the job left that the table does not allow for this MPI and fault.
+fn unexpected_leftovers(scenario: &str, outcome: &Outcome) -> Vec<String> {
+    let allows = allows(scenario);
     let shm = outcome
         .stale_shm
         .iter()
