@@ -74,11 +74,17 @@ fn wait_deadline() -> String {
 pub fn mpirun(np: usize, program: &str, args: &[&str], env: &[(&str, &str)]) -> (bool, String) {
     let limit = timeout();
     let mut end = mpirun_bounded(np, program, args, env, limit);
-    if end.status.is_none() {
-        end.output.push_str(&format!(
+    match end.status {
+        None => end.output.push_str(&format!(
             "\n*** killed after the {} s timeout ***\n",
             limit.as_secs()
-        ));
+        )),
+        // How the launcher ended, for a failure whose output says nothing.
+        Some(status) if !status.success() => end.output.push_str(&format!(
+            "\n*** the launcher ended with {status} after {:.1} s ***\n",
+            end.elapsed.as_secs_f64()
+        )),
+        Some(_) => {}
     }
     (end.status.is_some_and(|s| s.success()), end.output)
 }
