@@ -18,10 +18,9 @@
 //! On the mixed path ([`crate::nearby`]) the pieces on the hosts this rank
 //! maps are copied, in program order, when the batch would start their get
 //! or put; the pipeline's argument below holds for them as for the others
-//! (a copy is an operation that completes at once), and the caller's
-//! protocol step is bracketed by `MPI_Win_sync` (`Hosts::sync_mapped`: the
-//! first range read opens the bracket, the end of the pass closes it, and
-//! the release closes it again whatever happened). When the hosts are
+//! (a copy is an operation that completes at once), and the whole pass runs
+//! between the two `MPI_Win_sync` of the caller's hold
+//! ([`Hosts::bracketed`]). When the hosts are
 //! co-located ([`crate::direct`]), the same operations work in place
 //! instead ([`crate::in_place`]), and the ranges below are copies.
 
@@ -84,11 +83,9 @@ impl Hosts {
             Direct::end();
             return Ok(());
         }
-        self.sync_mapped()?;
         batch(&*self.win, |b| {
             self.start_get_range(b, placement, from, out)
-        })?;
-        self.sync_mapped()
+        })
     }
 
     /// Writes `values` at elements `from..from + values.len()` of
@@ -107,16 +104,14 @@ impl Hosts {
             Direct::end();
             return Ok(());
         }
-        self.sync_mapped()?;
         batch(&*self.win, |b| {
             self.start_put_range(b, placement, from, values)
-        })?;
-        self.sync_mapped()
+        })
     }
 
     /// Starts in `b` the gets of elements `from..from + out.len()`, one per
-    /// piece; a piece on a host mapped here is copied at once (the caller
-    /// brackets the run with [`Hosts::sync_mapped`]).
+    /// piece; a piece on a host mapped here is copied at once (inside the
+    /// caller's [`Hosts::bracketed`] run).
     fn start_get_range<'s>(
         &self,
         b: &Batch<'s, '_, i64>,
@@ -203,8 +198,6 @@ impl Hosts {
             from = after;
         }
         self.spare.set(buffers);
-        // The first get_range opened the run of mapped copies; this closes it.
-        self.sync_mapped()?;
         Ok(state)
     }
 

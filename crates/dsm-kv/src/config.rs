@@ -45,7 +45,7 @@ pub enum Access {
     /// protocol words every rank reaches by MPI atomics; list elements and
     /// integer values of the hosts whose memory MPI maps into this process
     /// (the co-located ones, with an MPI that answers `MPI_Win_shared_query`
-    /// for such windows, as MPICH 4.1 and later do) move by loads and
+    /// for such windows, as MPICH 5 does) move by loads and
     /// stores, the others' by `MPI_Put` and `MPI_Get`. With an MPI that maps
     /// nothing this is [`Access::Rma`].
     Mixed,

@@ -229,8 +229,8 @@ impl Hosts {
 
     /// Writes one data word (an element, or an integer's value) and
     /// completes it at its host: a direct store inside the fence bracket, a
-    /// store between two `MPI_Win_sync` on a mapped host, or a put and a
-    /// flush.
+    /// store on a mapped host (inside the caller's
+    /// [`bracketed`](Self::bracketed) run), or a put and a flush.
     pub(crate) fn write_word(&self, host: i32, disp: usize, value: i64) -> Result<()> {
         match self.direct() {
             Some(direct) => {
@@ -240,11 +240,7 @@ impl Hosts {
                 Ok(())
             }
             None => match self.mapped_host(host) {
-                Some(mapped) => {
-                    self.win.sync()?;
-                    mapped.store(host, disp, value)?;
-                    Ok(self.win.sync()?)
-                }
+                Some(mapped) => mapped.store(host, disp, value),
                 None => Ok(self.win.put_flush(host, disp, &[value])?),
             },
         }

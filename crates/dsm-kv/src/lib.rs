@@ -143,9 +143,9 @@
 //! segments are one `MPI_Win_allocate` window and the protocol words are MPI
 //! atomics on every rank; a rank moves the list elements and integer values
 //! of the hosts whose memory MPI maps into it (co-located hosts, with an MPI
-//! that answers `MPI_Win_shared_query` for such windows, such as MPICH 4.1 and
-//! later) by loads and stores between `MPI_Win_sync` calls, and every other
-//! word by plain `MPI_Put`/`MPI_Get` ([`DistributedMemory::mapped_hosts`];
+//! that answers `MPI_Win_shared_query` for such windows, such as MPICH 5) by
+//! loads and stores between `MPI_Win_sync` calls, and every other word by
+//! plain `MPI_Put`/`MPI_Get` ([`DistributedMemory::mapped_hosts`];
 //! [`Access::Rma`] maps nothing). `docs/dsm-kv.md` gives the memory-model
 //! rule of each access.
 //!

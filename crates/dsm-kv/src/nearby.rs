@@ -16,7 +16,7 @@
 //! stores of shared memory around such a synchronisation only with
 //! `MPI_Win_sync` (MPI-4.0 §12.7, the rule for shared memory windows, and its
 //! Example 12.21): so every run of loads and stores of mapped data is
-//! bracketed by [`Hosts::sync_mapped`], after the protocol step that took
+//! bracketed by [`Hosts::bracketed`], after the protocol step that took
 //! the variable and before the one that releases or checks it. A run that
 //! mixes mapped and remote pieces does the copies when the RMA operations
 //! start; the bracket covers the whole run.
@@ -90,27 +90,31 @@ impl Hosts {
         }
     }
 
-    /// `MPI_Win_sync` when this rank maps a host of a mixed memory: opens
-    /// and closes each run of loads and stores of mapped data (see the
-    /// module documentation).
-    pub(crate) fn sync_mapped(&self) -> Result<()> {
-        if self.mapped().is_some() {
-            self.win.sync()?;
-        }
-        Ok(())
+    /// Runs `f`, a run of accesses to a variable's data, between two
+    /// `MPI_Win_sync` when this rank maps a host of a mixed memory (see the
+    /// module documentation); the closing one comes even when `f` fails.
+    /// Called right after the protocol step that took the variable and
+    /// before the one that releases or checks it: by the pin and the
+    /// exclusive hold ([`crate::protocol`]), by `add` between allocating
+    /// and publishing, and by the integer read.
+    pub(crate) fn bracketed<R>(&self, f: impl FnOnce() -> Result<R>) -> Result<R> {
+        let Some(_) = self.mapped() else {
+            return f();
+        };
+        self.win.sync()?;
+        let result = f();
+        self.win.sync()?;
+        result
     }
 
     /// Reads one data word (an integer's value), complete when this
-    /// returns: a load between two `MPI_Win_sync` on a mapped host, a copy
-    /// inside the fence bracket on a direct memory, a completed get.
+    /// returns: a load on a mapped host (inside the caller's
+    /// [`bracketed`](Self::bracketed) run), a copy inside the fence bracket
+    /// on a direct memory, a completed get.
     pub(crate) fn read_word(&self, host: i32, disp: usize) -> Result<i64> {
         let mut word = [0i64];
         match self.mapped_host(host) {
-            Some(mapped) => {
-                self.win.sync()?;
-                mapped.copy_out(host, disp, &mut word)?;
-                self.win.sync()?;
-            }
+            Some(mapped) => mapped.copy_out(host, disp, &mut word)?,
             None => self.get_words(host, disp, &mut word)?,
         }
         Ok(word[0])

@@ -50,7 +50,9 @@ impl DistributedMemory {
                     len: values.len(),
                     extents: hosts.alloc_slots(values.len())?,
                 };
-                hosts.write_values(&placement, &values)?;
+                // The slots are this rank's from their allocation (under
+                // the hosts' locks) until the publish.
+                hosts.bracketed(|| hosts.write_values(&placement, &values))?;
                 hosts.write_chain(&placement.extents)?;
                 let prefer = placement
                     .extents

@@ -83,7 +83,7 @@ impl Hosts {
         let (host, disp) = self.descriptor_of(var);
         // Complete before the atomic read is issued: a flushed get, a copy
         // inside the fence bracket, or a load between two MPI_Win_sync.
-        let value = self.read_word(host, disp + INT_VALUE)?;
+        let value = self.bracketed(|| self.read_word(host, disp + INT_VALUE))?;
         fault::at(Point::BetweenIntReads);
         let state = self.state_of(var)?;
         Ok(if !state.is_live_generation(var.gen) {
@@ -136,14 +136,10 @@ impl Hosts {
         };
         let result = self
             .placement(var, state.key())
-            .and_then(|placement| f(&placement, state));
+            .and_then(|placement| self.bracketed(|| f(&placement, state)));
         std::mem::forget(on_panic);
-        // `f` completed its operations remotely before we unpin; its loads
-        // and stores of mapped data are ordered before the unpin even when
-        // it stopped on an error.
-        let synced = self.sync_mapped();
+        // `f` completed its operations remotely before we unpin.
         self.update(host, disp, Update::UNPIN)?;
-        synced?;
         result.map(Some)
     }
 
@@ -208,11 +204,10 @@ impl Hosts {
         let state = self.drain(host, disp, Flags::NONE)?;
         let result = self
             .fetch_placement(var, state.has(Flags::INT))
-            .and_then(|placement| f(&placement, state));
+            .and_then(|placement| self.bracketed(|| f(&placement, state)));
         // What `f` wrote completes at every target before the variable is
-        // released, so that it is visible to whoever pins it next (its
-        // stores of mapped data too, even when it stopped on an error).
-        let flushed = self.sync_mapped().and(self.flush_all());
+        // released, so that it is visible to whoever pins it next.
+        let flushed = self.flush_all();
         let key = state.key();
         let release = key.end_exclusive();
         self.update_flush(host, disp, release)?;

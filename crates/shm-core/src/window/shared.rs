@@ -104,9 +104,9 @@ impl<T: Element> Window<T> {
     /// stores, whatever call created the window: MPI-4.0 lets
     /// `MPI_Win_shared_query` answer for any window, with the address of a
     /// segment that shares memory with this process, and with none for the
-    /// others. MPICH 4.1 and later map the segments of the ranks on this
-    /// node for windows from `MPI_Win_allocate`; Open MPI (4.1, 5.0) and
-    /// Intel MPI (2021) answer with an error, which gives `Ok(None)` here.
+    /// others. MPICH 5 maps the segments of the ranks on this node for
+    /// windows from `MPI_Win_allocate`; Open MPI (4.1, 5.0), Intel MPI
+    /// (2021) and MPICH 4.0 answer with an error, which gives `Ok(None)` here.
     /// A segment of no elements is always `Some` (there is nothing to
     /// reach).
     ///
@@ -168,9 +168,12 @@ impl<T: Element> Window<T> {
         if ptr.is_null() {
             return Ok(None);
         }
-        let bytes = len.checked_mul(std::mem::size_of::<T>());
-        let given = usize::try_from(size).ok();
-        if (ptr as usize) % std::mem::align_of::<T>() != 0 || bytes.is_none() || given < bytes {
+        let needed = len.checked_mul(std::mem::size_of::<T>());
+        let big_enough = matches!(
+            (usize::try_from(size), needed),
+            (Ok(given), Some(needed)) if given >= needed
+        );
+        if (ptr as usize) % std::mem::align_of::<T>() != 0 || !big_enough {
             return Err(Error::Usage(format!(
                 "MPI returned a segment of {size} bytes at {ptr:p} for rank {rank}, \
                  not {len} elements aligned for {}",
