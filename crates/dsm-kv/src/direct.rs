@@ -212,10 +212,11 @@ impl Direct {
     ///
     /// # Safety
     /// `words` comes from [`Direct::raw_slice`] of a live memory, and no
-    /// other process accesses those words until the view is dropped (the
-    /// caller holds the variable's exclusive `BUSY` flag, with the pins
-    /// drained, between [`Direct::begin`] and [`Direct::end`]); views alive
-    /// at the same time do not overlap.
+    /// other process accesses those words until the view is dropped, between
+    /// [`Direct::begin`] and [`Direct::end`]: the caller holds what the
+    /// protocol makes exclusive (a variable's `BUSY` flag with the pins
+    /// drained, for its elements; a host's allocation lock, for its
+    /// bitmaps); views alive at the same time do not overlap.
     pub(crate) unsafe fn exclusive<'a>(words: *mut [i64]) -> &'a mut [i64] {
         // SAFETY: by the contract, mapped, aligned and unaliased.
         unsafe { &mut *words }

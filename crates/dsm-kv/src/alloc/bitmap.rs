@@ -1,6 +1,6 @@
 //! First-fit allocation in a bitmap of slots (a set bit is a used slot).
-//! Pure: the allocator reads a host's bitmap, changes it here, and writes
-//! back the words that changed.
+//! Pure: the allocator hands these functions a host's bitmap (in place, or
+//! a copy of which it writes back the words they report changed).
 
 use crate::value::Extent;
 use std::ops::RangeInclusive;
@@ -84,15 +84,21 @@ pub(crate) fn words_of_runs(runs: &[(usize, usize)]) -> Option<RangeInclusive<us
 
 /// Clears the bits of non-empty `extents` (of one host) among the first
 /// `nbits`; returns the words touched and the number of slots cleared, or
-/// the first extent that was not wholly allocated.
+/// the first extent that was not wholly allocated, with every bit as it
+/// was (the bitmap may be the host's own words, changed in place).
 pub(crate) fn clear_extents(
     bits: &mut [u64],
     nbits: usize,
     extents: &[Extent],
 ) -> Result<(RangeInclusive<usize>, usize), Extent> {
     let (mut first, mut last, mut count) = (usize::MAX, 0, 0);
-    for e in extents {
+    for (j, e) in extents.iter().enumerate() {
         if e.start + e.len > nbits || !clear_run(bits, e.start, e.len) {
+            for done in &extents[..j] {
+                for (w, mask) in masks(done.start, done.len) {
+                    bits[w] |= mask;
+                }
+            }
             return Err(*e);
         }
         first = first.min(e.start / 64);
@@ -105,6 +111,15 @@ pub(crate) fn clear_extents(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An extent of host 1.
+    fn e(start: usize, len: usize) -> Extent {
+        Extent {
+            host: 1,
+            start,
+            len,
+        }
+    }
 
     #[test]
     fn first_fit_runs_and_clear() {
@@ -142,11 +157,6 @@ mod tests {
 
     #[test]
     fn clear_extents_counts_and_refuses_what_is_not_allocated() {
-        let e = |start, len| Extent {
-            host: 1,
-            start,
-            len,
-        };
         let mut bits = vec![0u64; 3];
         take_runs(&mut bits, 150, 150);
         assert_eq!(
@@ -171,5 +181,21 @@ mod tests {
             take_runs(&mut bits, 150, 150),
             vec![(2, 3), (70, 10), (140, 10)]
         );
+    }
+
+    #[test]
+    fn a_failed_release_changes_no_bit() {
+        let mut bits = vec![0u64; 3];
+        take_runs(&mut bits, 150, 100);
+        let before = bits.clone();
+        // The second extent overlaps the first (a corrupted placement), the
+        // third is not allocated: either way nothing is cleared.
+        for bad in [
+            [e(10, 20), e(25, 10), e(0, 1)],
+            [e(0, 64), e(64, 10), e(120, 5)],
+        ] {
+            assert!(clear_extents(&mut bits, 150, &bad).is_err());
+            assert_eq!(bits, before);
+        }
     }
 }

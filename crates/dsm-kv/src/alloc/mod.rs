@@ -8,9 +8,10 @@
 //! atomics only (`MPI_Fetch_and_op`, or CPU atomics on a direct memory:
 //! [`crate::words`]); its guard passes the turn on however the holder leaves
 //! (an error or a panic included), so an error under the lock does not leave
-//! the host locked for the other ranks. Under the lock the bitmap moves with
-//! plain get and put, or copies (the lock orders them, and its release
-//! completes them first); the counters change atomically, so that
+//! the host locked for the other ranks. Under the lock the bitmap is changed
+//! in place on a direct memory, or read with a plain get and its changed
+//! words put back (the lock orders them, and its release completes them
+//! first); the counters change atomically, so that
 //! [`free_slots`](Hosts::free_slots_on) can read them without the lock.
 
 mod bitmap;
@@ -84,15 +85,14 @@ impl Hosts {
                 continue;
             }
             let runs = self.with_host_lock(host, || {
-                let mut bits = self.get_bits(
-                    host,
-                    self.layout.slot_bitmap,
-                    self.layout.slot_bitmap_words(),
-                )?;
-                let runs = bitmap::take_runs(&mut bits, self.layout.slots, need);
-                if let Some(words) = bitmap::words_of_runs(&runs) {
-                    self.put_bits(host, self.layout.slot_bitmap, &bits, words)?;
-                    let taken: usize = runs.iter().map(|r| r.1).sum();
+                let (disp, words) = (self.layout.slot_bitmap, self.layout.slot_bitmap_words());
+                let runs = self.edit_bits(host, disp, words, |bits| {
+                    let runs = bitmap::take_runs(bits, self.layout.slots, need);
+                    let changed = bitmap::words_of_runs(&runs);
+                    Ok((runs, changed))
+                })?;
+                let taken: usize = runs.iter().map(|r| r.1).sum();
+                if taken > 0 {
                     self.accumulate(host, USED_SLOTS, Op::Sum, taken as i64)?;
                 }
                 Ok(runs)
@@ -159,15 +159,16 @@ impl Hosts {
             let disp = self.layout.slot_bitmap + first;
             self.with_host_lock(host, || {
                 let words = last - first + 1;
-                let mut bits = self.get_bits(host, disp, words)?;
-                let (words, count) = bitmap::clear_extents(&mut bits, 64 * words, &shifted)
-                    .map_err(|e| {
-                        corrupted(Extent {
-                            start: e.start + 64 * first,
-                            ..e
-                        })
-                    })?;
-                self.put_bits(host, disp, &bits, words)?;
+                let count = self.edit_bits(host, disp, words, |bits| {
+                    let (changed, count) = bitmap::clear_extents(bits, 64 * words, &shifted)
+                        .map_err(|e| {
+                            corrupted(Extent {
+                                start: e.start + 64 * first,
+                                ..e
+                            })
+                        })?;
+                    Ok((count, Some(changed)))
+                })?;
                 self.accumulate(host, USED_SLOTS, Op::Sum, -(count as i64))?;
                 Ok(())
             })?;
@@ -190,10 +191,11 @@ impl Hosts {
                     self.layout.descriptor_bitmap,
                     self.layout.descriptor_bitmap_words(),
                 );
-                let mut bits = self.get_bits(host, disp, words)?;
-                let index = bitmap::take_one(&mut bits, self.layout.descriptors);
-                if let Some(i) = index {
-                    self.put_bits(host, disp, &bits, i / 64..=i / 64)?;
+                let index = self.edit_bits(host, disp, words, |bits| {
+                    let index = bitmap::take_one(bits, self.layout.descriptors);
+                    Ok((index, index.map(|i| i / 64..=i / 64)))
+                })?;
+                if index.is_some() {
                     self.accumulate(host, USED_DESCRIPTORS, Op::Sum, 1)?;
                 }
                 Ok(index)
@@ -211,31 +213,26 @@ impl Hosts {
     pub(crate) fn release_descriptor(&self, host: i32, index: usize) -> Result<()> {
         self.with_host_lock(host, || {
             let disp = self.layout.descriptor_bitmap + index / 64;
-            let mut bits = self.get_bits(host, disp, 1)?;
-            bits[0] &= !(1u64 << (index % 64));
-            self.put_bits(host, disp, &bits, 0..=0)?;
+            self.edit_bits(host, disp, 1, |bits| {
+                bits[0] &= !(1u64 << (index % 64));
+                Ok(((), Some(0..=0)))
+            })?;
             self.accumulate(host, USED_DESCRIPTORS, Op::Sum, -1)?;
             Ok(())
         })
     }
 
-    fn get_bits(&self, host: i32, disp: usize, words: usize) -> Result<Vec<u64>> {
-        let mut raw = vec![0i64; words];
-        self.get_words(host, disp, &mut raw)?;
-        Ok(raw.into_iter().map(|w| w as u64).collect())
-    }
-
-    /// Writes back the words `words` of a bitmap read from `disp`.
-    fn put_bits(
+    /// Runs `edit` on `words` words of `host`'s bitmap at `disp`, in place
+    /// where the memory allows ([`Hosts::edit_words`]); `edit` returns its
+    /// result and the words it changed.
+    fn edit_bits<R>(
         &self,
         host: i32,
         disp: usize,
-        bits: &[u64],
-        words: RangeInclusive<usize>,
-    ) -> Result<()> {
-        let first = *words.start();
-        let raw: Vec<i64> = bits[words].iter().map(|&w| w as i64).collect();
-        self.put_words(host, disp + first, &raw)
+        words: usize,
+        edit: impl FnOnce(&mut [u64]) -> Result<(R, Option<RangeInclusive<usize>>)>,
+    ) -> Result<R> {
+        self.edit_words(host, disp, words, |raw| edit(bytemuck::cast_slice_mut(raw)))
     }
 }
 
