@@ -131,29 +131,48 @@ impl<'a> Ctx<'a> {
         &self,
         who: Who,
         plan: Plan,
-        mut setup: impl FnMut() -> Result<()>,
-        mut f: impl FnMut() -> Result<()>,
+        setup: impl FnMut() -> Result<()>,
+        f: impl FnMut() -> Result<()>,
     ) -> Result<Vec<f64>> {
         let mut samples = vec![0.0; plan.iters];
         self.world.barrier();
         if who == Who::Rank0 && self.rank != 0 {
             return Ok(samples);
         }
-        for _ in 0..plan.warmup {
-            setup()?;
-            if who == Who::AllBarrier {
-                self.world.barrier();
+        let mut op = Timed { setup, run: f };
+        for i in 0..plan.warmup + plan.iters {
+            let t = op.time(self, who)?;
+            if let Some(i) = i.checked_sub(plan.warmup) {
+                samples[i] = t;
             }
-            f()?;
         }
-        for s in samples.iter_mut() {
-            setup()?;
-            if who == Who::AllBarrier {
-                self.world.barrier();
+        Ok(samples)
+    }
+
+    /// Times `ours` and `baseline` in alternation, each iteration running
+    /// `ours`'s setup, `ours`, `baseline`'s setup and `baseline`, on the
+    /// ranks `who` names; returns this rank's samples of each, in µs (zeros
+    /// on ranks that do not take part). Both then see the machine in the
+    /// same state: the same noise, and caches that the setups leave alike,
+    /// which two separate measurements seconds apart do not.
+    pub fn measure_paired(
+        &self,
+        who: Who,
+        plan: Plan,
+        mut ours: Timed<impl FnMut() -> Result<()>, impl FnMut() -> Result<()>>,
+        mut baseline: Timed<impl FnMut() -> Result<()>, impl FnMut() -> Result<()>>,
+    ) -> Result<(Vec<f64>, Vec<f64>)> {
+        let mut samples = (vec![0.0; plan.iters], vec![0.0; plan.iters]);
+        self.world.barrier();
+        if who == Who::Rank0 && self.rank != 0 {
+            return Ok(samples);
+        }
+        for i in 0..plan.warmup + plan.iters {
+            let a = ours.time(self, who)?;
+            let b = baseline.time(self, who)?;
+            if let Some(i) = i.checked_sub(plan.warmup) {
+                (samples.0[i], samples.1[i]) = (a, b);
             }
-            let t = Instant::now();
-            f()?;
-            *s = t.elapsed().as_secs_f64() * 1e6;
         }
         Ok(samples)
     }
@@ -242,5 +261,27 @@ impl<'a> Ctx<'a> {
             (Some(path), 0) => row::append(path, &self.rows),
             _ => Ok(()),
         }
+    }
+}
+
+/// One side of [`Ctx::measure_paired`]: `setup` runs untimed before each
+/// timed `run`.
+pub struct Timed<S, R> {
+    /// Prepares an iteration (untimed).
+    pub setup: S,
+    /// The timed operation.
+    pub run: R,
+}
+
+impl<S: FnMut() -> Result<()>, R: FnMut() -> Result<()>> Timed<S, R> {
+    /// Runs one iteration and returns the time of `run`, in µs.
+    fn time(&mut self, ctx: &Ctx<'_>, who: Who) -> Result<f64> {
+        (self.setup)()?;
+        if who == Who::AllBarrier {
+            ctx.world.barrier();
+        }
+        let t = Instant::now();
+        (self.run)()?;
+        Ok(t.elapsed().as_secs_f64() * 1e6)
     }
 }
