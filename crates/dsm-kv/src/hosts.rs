@@ -320,7 +320,7 @@ impl Hosts {
     /// The placement of a pinned variable whose state has key `key`, cached
     /// while the key (generation, version, kind) does not change.
     pub(crate) fn placement(&self, var: &Var, key: State) -> Result<Rc<Placement>> {
-        if let Some(placement) = self.cache.borrow().get(var, key) {
+        if let Some(placement) = self.cache.borrow_mut().get(var, key) {
             return Ok(placement);
         }
         let placement = Rc::new(self.fetch_placement(var, key.has(Flags::INT))?);

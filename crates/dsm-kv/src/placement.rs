@@ -70,31 +70,55 @@ impl Placement {
 /// Placements this rank read, by (host, descriptor), each with the state key
 /// it is valid for: a pinned operation whose key matches needs no read.
 #[derive(Debug, Default)]
-pub(crate) struct PlacementCache(FxHashMap<(u32, u32), (State, Rc<Placement>)>);
+pub(crate) struct PlacementCache {
+    map: FxHashMap<Slot, (State, Rc<Placement>)>,
+    /// The entry found or stored last, also in `map`: a loop of operations
+    /// on one variable (`modify` after `modify`) skips the hash lookup,
+    /// which was a fifth of a direct `modify`.
+    last: Option<(Slot, State, Rc<Placement>)>,
+}
+
+/// A descriptor: (host, index).
+type Slot = (u32, u32);
 
 impl PlacementCache {
     /// Entries kept at most; the cache starts over when it is full.
     const CAPACITY: usize = 4096;
 
     /// The placement of `var` under state key `key`, if cached.
-    pub(crate) fn get(&self, var: &Var, key: State) -> Option<Rc<Placement>> {
-        match self.0.get(&(var.host, var.index)) {
-            Some((k, placement)) if *k == key => Some(placement.clone()),
+    pub(crate) fn get(&mut self, var: &Var, key: State) -> Option<Rc<Placement>> {
+        let slot = (var.host, var.index);
+        if let Some((s, k, placement)) = &self.last {
+            if *s == slot && *k == key {
+                return Some(placement.clone());
+            }
+        }
+        match self.map.get(&slot) {
+            Some((k, placement)) if *k == key => {
+                self.last = Some((slot, key, placement.clone()));
+                Some(placement.clone())
+            }
             _ => None,
         }
     }
 
     /// Remembers the placement of `var` under state key `key`.
     pub(crate) fn insert(&mut self, var: &Var, key: State, placement: Rc<Placement>) {
-        if self.0.len() >= Self::CAPACITY {
-            self.0.clear();
+        if self.map.len() >= Self::CAPACITY {
+            self.map.clear();
         }
-        self.0.insert((var.host, var.index), (key, placement));
+        let slot = (var.host, var.index);
+        self.last = Some((slot, key, placement.clone()));
+        self.map.insert(slot, (key, placement));
     }
 
     /// Forgets `var`'s descriptor (it was freed).
     pub(crate) fn remove(&mut self, var: &Var) {
-        self.0.remove(&(var.host, var.index));
+        let slot = (var.host, var.index);
+        if self.last.as_ref().is_some_and(|(s, ..)| *s == slot) {
+            self.last = None;
+        }
+        self.map.remove(&slot);
     }
 }
 
@@ -112,6 +136,35 @@ mod tests {
             len: 10,
             extents: vec![extent(2, 5, 3), extent(1, 0, 4), extent(3, 7, 3)],
         }
+    }
+
+    #[test]
+    fn the_cache_answers_only_for_the_key_it_was_given() {
+        let mut cache = PlacementCache::default();
+        let var = |index| Var {
+            host: 1,
+            index,
+            gen: 0,
+        };
+        let (a, b) = (State::from_word(1 << 40), State::from_word(2 << 40));
+        cache.insert(&var(7), a, Rc::new(three_hosts()));
+        let empty = Placement {
+            len: 0,
+            extents: Vec::new(),
+        };
+        cache.insert(&var(8), a, Rc::new(empty));
+        // Found in the map, then as the last entry; never under another key.
+        for _ in 0..2 {
+            assert_eq!(cache.get(&var(7), a).map(|p| p.len), Some(10));
+            assert!(cache.get(&var(7), b).is_none());
+        }
+        assert_eq!(cache.get(&var(8), a).map(|p| p.len), Some(0));
+        // A freed descriptor is forgotten, last entry included.
+        cache.remove(&var(8));
+        assert!(cache.get(&var(8), a).is_none());
+        assert_eq!(cache.get(&var(7), a).map(|p| p.len), Some(10));
+        cache.remove(&var(7));
+        assert!(cache.get(&var(7), a).is_none());
     }
 
     #[test]
