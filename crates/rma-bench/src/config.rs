@@ -18,6 +18,10 @@ pub struct Config {
     pub ops: Vec<Op>,
 }
 
+/// Calls per sample of an operation with no payload (see [`Plan::calls`]):
+/// the clock's cost is then about a nanosecond per call.
+pub const POINT_CALLS: usize = 20;
+
 /// How many iterations an operation gets.
 #[derive(Debug, Clone, Copy)]
 pub struct Plan {
@@ -25,6 +29,11 @@ pub struct Plan {
     pub warmup: usize,
     /// Timed iterations.
     pub iters: usize,
+    /// Calls per timed iteration, whose sample is their mean: more than one
+    /// only for calls with no payload, which take tens of nanoseconds, as
+    /// long as reading the clock twice (25 ns here), so that one call timed
+    /// alone would measure the clock as much as the call.
+    pub calls: usize,
 }
 
 impl Config {
@@ -32,27 +41,39 @@ impl Config {
     /// operation with no payload).
     pub fn plan(&self, size: Option<usize>) -> Plan {
         let n = size.unwrap_or(1);
-        match (self.quick, n) {
+        let plan = match (self.quick, n) {
             (true, n) if n >= 1_000_000 => Plan {
                 warmup: 1,
                 iters: 3,
+                calls: 1,
             },
             (true, _) => Plan {
                 warmup: 2,
                 iters: 10,
+                calls: 1,
             },
             (false, n) if n >= 100_000_000 => Plan {
                 warmup: 1,
                 iters: 5,
+                calls: 1,
             },
             (false, n) if n >= 1_000_000 => Plan {
                 warmup: 3,
                 iters: 40,
+                calls: 1,
             },
             (false, _) => Plan {
                 warmup: 100,
                 iters: 1000,
+                calls: 1,
             },
+        };
+        match size {
+            None if !self.quick => Plan {
+                calls: POINT_CALLS,
+                ..plan
+            },
+            _ => plan,
         }
     }
 
@@ -63,11 +84,13 @@ impl Config {
             Plan {
                 warmup: 1,
                 iters: 5,
+                calls: 1,
             }
         } else {
             Plan {
                 warmup: 10,
                 iters: 200,
+                calls: 1,
             }
         }
     }

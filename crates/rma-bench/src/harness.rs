@@ -121,8 +121,12 @@ impl<'a> Ctx<'a> {
     /// Runs `f` for the plan's warm-up and timed iterations on the ranks
     /// `who` names and returns this rank's samples in µs (zeros on ranks that
     /// do not take part, so that every rank contributes `iters` samples).
+    /// With [`Who::Rank0`] each sample is the mean of the plan's
+    /// [`calls`](Plan::calls) consecutive calls; the other ranks' samples are
+    /// one call each (an acquisition of a contended lock, a collective).
     pub fn measure(&self, who: Who, plan: Plan, f: impl FnMut() -> Result<()>) -> Result<Vec<f64>> {
-        self.measure_with(who, plan, || Ok(()), f)
+        let calls = if who == Who::Rank0 { plan.calls } else { 1 };
+        self.sample(who, plan, calls, || Ok(()), f)
     }
 
     /// As [`measure`](Self::measure), running the untimed `setup` before
@@ -134,6 +138,20 @@ impl<'a> Ctx<'a> {
         setup: impl FnMut() -> Result<()>,
         f: impl FnMut() -> Result<()>,
     ) -> Result<Vec<f64>> {
+        self.sample(who, plan, 1, setup, f)
+    }
+
+    /// The loop of [`measure`](Self::measure) and
+    /// [`measure_with`](Self::measure_with): `calls` calls of `f` per sample,
+    /// after one of `setup`.
+    fn sample(
+        &self,
+        who: Who,
+        plan: Plan,
+        calls: usize,
+        setup: impl FnMut() -> Result<()>,
+        f: impl FnMut() -> Result<()>,
+    ) -> Result<Vec<f64>> {
         let mut samples = vec![0.0; plan.iters];
         self.world.barrier();
         if who == Who::Rank0 && self.rank != 0 {
@@ -141,7 +159,7 @@ impl<'a> Ctx<'a> {
         }
         let mut op = Timed { setup, run: f };
         for i in 0..plan.warmup + plan.iters {
-            let t = op.time(self, who)?;
+            let t = op.time(self, who, calls)?;
             if let Some(i) = i.checked_sub(plan.warmup) {
                 samples[i] = t;
             }
@@ -168,8 +186,8 @@ impl<'a> Ctx<'a> {
             return Ok(samples);
         }
         for i in 0..plan.warmup + plan.iters {
-            let a = ours.time(self, who)?;
-            let b = baseline.time(self, who)?;
+            let a = ours.time(self, who, 1)?;
+            let b = baseline.time(self, who, 1)?;
             if let Some(i) = i.checked_sub(plan.warmup) {
                 (samples.0[i], samples.1[i]) = (a, b);
             }
@@ -274,14 +292,17 @@ pub struct Timed<S, R> {
 }
 
 impl<S: FnMut() -> Result<()>, R: FnMut() -> Result<()>> Timed<S, R> {
-    /// Runs one iteration and returns the time of `run`, in µs.
-    fn time(&mut self, ctx: &Ctx<'_>, who: Who) -> Result<f64> {
+    /// Runs one iteration, `setup` then `calls` calls of `run`, and returns
+    /// the mean time of a call, in µs.
+    fn time(&mut self, ctx: &Ctx<'_>, who: Who, calls: usize) -> Result<f64> {
         (self.setup)()?;
         if who == Who::AllBarrier {
             ctx.world.barrier();
         }
         let t = Instant::now();
-        (self.run)()?;
-        Ok(t.elapsed().as_secs_f64() * 1e6)
+        for _ in 0..calls {
+            (self.run)()?;
+        }
+        Ok(t.elapsed().as_secs_f64() * 1e6 / calls as f64)
     }
 }

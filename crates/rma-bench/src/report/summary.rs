@@ -84,8 +84,14 @@ impl Goal {
     }
 }
 
+/// A median in µs: to the nanosecond below 1 µs (point operations take a
+/// few to a few tens of nanoseconds), else to 10 ns.
 fn us(v: f64) -> String {
-    format!("{v:.2} µs")
+    if v < 1.0 {
+        format!("{v:.3} µs")
+    } else {
+        format!("{v:.2} µs")
+    }
 }
 
 fn verdict(ok: bool) -> String {

@@ -106,6 +106,7 @@ pub fn run(ctx: &mut Ctx) -> Result<()> {
         let plan = Plan {
             warmup: 1,
             iters: if ctx.cfg.quick { 1 } else { 5 },
+            calls: 1,
         };
         let alive: RefCell<Vec<MpiShared<f64>>> = RefCell::new(Vec::with_capacity(count));
         let close_all = || -> Result<()> {
