@@ -80,6 +80,7 @@ fn every_suite_writes_rows() {
         ("dsm-kv", "read-list", "ours"),
         ("dsm-kv", "map", "ours"),
         ("dsm-kv", "filter", "ours"),
+        ("dsm-kv", "filter", "memcpy-fresh"),
         ("dsm-kv", "reduce", "ours"),
         ("pool", "empty-task-throughput", "ours"),
         ("pool", "empty-task-throughput", "ours-chunk-16"),

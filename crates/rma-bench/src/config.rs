@@ -109,3 +109,31 @@ impl Config {
         self.ops.is_empty() || self.ops.contains(&op)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(quick: bool) -> Config {
+        Config {
+            suites: Vec::new(),
+            quick,
+            large: false,
+            out: None,
+            ops: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn only_full_runs_of_point_operations_batch_their_calls() {
+        let full = config(false);
+        assert_eq!(full.plan(None).calls, POINT_CALLS);
+        for size in [1, 1_000, 1_000_000, 100_000_000] {
+            assert_eq!(full.plan(Some(size)).calls, 1, "size {size}");
+        }
+        assert_eq!(full.plan_slow().calls, 1);
+        let quick = config(true);
+        assert_eq!(quick.plan(None).calls, 1);
+        assert_eq!(quick.plan_slow().calls, 1);
+    }
+}

@@ -47,7 +47,11 @@ where
     if let Some(value) = attempt()? {
         return Ok(value);
     }
-    poll_with(Backoff::new(), progress, attempt)
+    // The loop's first round, as it would have run it: a first back-off
+    // step (a spin, never patient yet), then its own attempts.
+    let mut backoff = Backoff::new();
+    backoff.snooze();
+    poll_with(backoff, progress, attempt)
 }
 
 /// [`poll`], waiting between attempts with `backoff` (such as
