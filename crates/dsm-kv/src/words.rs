@@ -85,16 +85,19 @@ impl Hosts {
         }
     }
 
-    /// Runs `edit` on the words `disp..disp + len` of `host`'s segment,
-    /// which no other process reads or writes meanwhile (a bitmap under the
-    /// host's allocation lock): in place on the direct path; elsewhere on a
-    /// copy, of which the words `edit` reports changed (indices into the
-    /// slice) are written back, complete at the target by the next
-    /// [`flush_all`](Self::flush_all).
+    /// Runs `edit` on the words `disp..disp + len` of `host`'s segment: in
+    /// place on the direct path; elsewhere on a copy, of which the words
+    /// `edit` reports changed (indices into the slice) are written back,
+    /// complete at the target by the next [`flush_all`](Self::flush_all).
     ///
     /// In place, a filter that returns half a million slots clears 8,000
     /// bitmap words where they are, instead of copying them out and back.
-    pub(crate) fn edit_words<R>(
+    ///
+    /// # Safety
+    /// No other process reads or writes those words until this returns (the
+    /// caller holds the lock that guards them: a host's bitmaps, its
+    /// allocation lock).
+    pub(crate) unsafe fn edit_words<R>(
         &self,
         host: i32,
         disp: usize,
@@ -107,9 +110,10 @@ impl Hosts {
                 Direct::begin();
                 // SAFETY: words of a live memory's segment (checked by
                 // `raw_slice`) that no other process accesses meanwhile (this
-                // method's contract: the caller holds the lock that guards
-                // them), inside a begin/end bracket; the only view of them.
-                let result = edit(unsafe { Direct::exclusive(words) });
+                // method's contract), inside a begin/end bracket; the only
+                // view of them.
+                let view = unsafe { Direct::exclusive(words) };
+                let result = edit(view);
                 Direct::end();
                 result.map(|(r, _)| r)
             }

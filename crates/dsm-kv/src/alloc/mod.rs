@@ -25,14 +25,20 @@ use shm_core::window::Op;
 use std::collections::BTreeMap;
 use std::ops::RangeInclusive;
 
+/// Proof that this rank holds `host`'s allocation lock, which guards the
+/// host's bitmaps: only [`with_lock`] makes one, lent to its closure.
+struct Held {
+    host: i32,
+}
+
 /// Runs `f` holding the allocation lock of `host` in `win`.
 fn with_lock<W: AtomicWords<i64>, R>(
     win: &W,
     host: i32,
-    f: impl FnOnce() -> Result<R>,
+    f: impl FnOnce(&Held) -> Result<R>,
 ) -> Result<R> {
     let lock = TicketLock::<i64, _>::acquire(win, host, LOCK_NEXT, LOCK_SERVING)?;
-    let result = f();
+    let result = f(&Held { host });
     lock.release()?;
     result
 }
@@ -40,7 +46,7 @@ fn with_lock<W: AtomicWords<i64>, R>(
 impl Hosts {
     /// Runs `f` holding `host`'s allocation lock; the lock is passed on
     /// however `f` ends (error or panic included).
-    fn with_host_lock<R>(&self, host: i32, f: impl FnOnce() -> Result<R>) -> Result<R> {
+    fn with_host_lock<R>(&self, host: i32, f: impl FnOnce(&Held) -> Result<R>) -> Result<R> {
         match &self.win {
             HostWindows::Rma(win, _) => with_lock(win, host, f),
             HostWindows::Shared(_, Some(direct)) => with_lock(direct, host, f),
@@ -84,9 +90,9 @@ impl Hosts {
             if free == 0 {
                 continue;
             }
-            let runs = self.with_host_lock(host, || {
+            let runs = self.with_host_lock(host, |held| {
                 let (disp, words) = (self.layout.slot_bitmap, self.layout.slot_bitmap_words());
-                let runs = self.edit_bits(host, disp, words, |bits| {
+                let runs = self.edit_bits(held, disp, words, |bits| {
                     let runs = bitmap::take_runs(bits, self.layout.slots, need);
                     let changed = bitmap::words_of_runs(&runs);
                     Ok((runs, changed))
@@ -157,9 +163,9 @@ impl Hosts {
                 })
                 .collect();
             let disp = self.layout.slot_bitmap + first;
-            self.with_host_lock(host, || {
+            self.with_host_lock(host, |held| {
                 let words = last - first + 1;
-                let count = self.edit_bits(host, disp, words, |bits| {
+                let count = self.edit_bits(held, disp, words, |bits| {
                     let (changed, count) = bitmap::clear_extents(bits, 64 * words, &shifted)
                         .map_err(|e| {
                             corrupted(Extent {
@@ -186,12 +192,12 @@ impl Hosts {
             if self.free_descriptors_on(host)? == 0 {
                 continue;
             }
-            let index = self.with_host_lock(host, || {
+            let index = self.with_host_lock(host, |held| {
                 let (disp, words) = (
                     self.layout.descriptor_bitmap,
                     self.layout.descriptor_bitmap_words(),
                 );
-                let index = self.edit_bits(host, disp, words, |bits| {
+                let index = self.edit_bits(held, disp, words, |bits| {
                     let index = bitmap::take_one(bits, self.layout.descriptors);
                     Ok((index, index.map(|i| i / 64..=i / 64)))
                 })?;
@@ -211,9 +217,9 @@ impl Hosts {
 
     /// Returns descriptor `index` to `host`.
     pub(crate) fn release_descriptor(&self, host: i32, index: usize) -> Result<()> {
-        self.with_host_lock(host, || {
+        self.with_host_lock(host, |held| {
             let disp = self.layout.descriptor_bitmap + index / 64;
-            self.edit_bits(host, disp, 1, |bits| {
+            self.edit_bits(held, disp, 1, |bits| {
                 bits[0] &= !(1u64 << (index % 64));
                 Ok(((), Some(0..=0)))
             })?;
@@ -222,17 +228,21 @@ impl Hosts {
         })
     }
 
-    /// Runs `edit` on `words` words of `host`'s bitmap at `disp`, in place
-    /// where the memory allows ([`Hosts::edit_words`]); `edit` returns its
-    /// result and the words it changed.
+    /// Runs `edit` on `words` words of the bitmap at `disp` of the host
+    /// whose lock is `held`, in place where the memory allows
+    /// ([`Hosts::edit_words`]); `edit` returns its result and the words it
+    /// changed.
     fn edit_bits<R>(
         &self,
-        host: i32,
+        held: &Held,
         disp: usize,
         words: usize,
         edit: impl FnOnce(&mut [u64]) -> Result<(R, Option<RangeInclusive<usize>>)>,
     ) -> Result<R> {
-        self.edit_words(host, disp, words, |raw| edit(bytemuck::cast_slice_mut(raw)))
+        let edit = |raw: &mut [i64]| edit(bytemuck::cast_slice_mut(raw));
+        // SAFETY: `held` proves this rank holds the host's allocation lock,
+        // and every process reaches a host's bitmaps only under it.
+        unsafe { self.edit_words(held.host, disp, words, edit) }
     }
 }
 
