@@ -152,19 +152,8 @@ impl<'a> Ctx<'a> {
         setup: impl FnMut() -> Result<()>,
         f: impl FnMut() -> Result<()>,
     ) -> Result<Vec<f64>> {
-        let mut samples = vec![0.0; plan.iters];
-        self.world.barrier();
-        if who == Who::Rank0 && self.rank != 0 {
-            return Ok(samples);
-        }
         let mut op = Timed { setup, run: f };
-        for i in 0..plan.warmup + plan.iters {
-            let t = op.time(self, who, calls)?;
-            if let Some(i) = i.checked_sub(plan.warmup) {
-                samples[i] = t;
-            }
-        }
-        Ok(samples)
+        self.iterate(who, plan, || op.time(self, who, calls))
     }
 
     /// Times `ours` and `baseline` in alternation, each iteration running
@@ -180,19 +169,30 @@ impl<'a> Ctx<'a> {
         mut ours: Timed<impl FnMut() -> Result<()>, impl FnMut() -> Result<()>>,
         mut baseline: Timed<impl FnMut() -> Result<()>, impl FnMut() -> Result<()>>,
     ) -> Result<(Vec<f64>, Vec<f64>)> {
-        let mut samples = (vec![0.0; plan.iters], vec![0.0; plan.iters]);
+        let pairs = self.iterate(who, plan, || {
+            Ok((ours.time(self, who, 1)?, baseline.time(self, who, 1)?))
+        })?;
+        Ok(pairs.into_iter().unzip())
+    }
+
+    /// Runs `step` for the plan's warm-up and timed iterations on the ranks
+    /// `who` names, after a barrier, and returns the timed iterations'
+    /// results (defaults on ranks that do not take part, so that every rank
+    /// contributes `iters` samples).
+    fn iterate<T: Default + Clone>(
+        &self,
+        who: Who,
+        plan: Plan,
+        mut step: impl FnMut() -> Result<T>,
+    ) -> Result<Vec<T>> {
         self.world.barrier();
         if who == Who::Rank0 && self.rank != 0 {
-            return Ok(samples);
+            return Ok(vec![T::default(); plan.iters]);
         }
-        for i in 0..plan.warmup + plan.iters {
-            let a = ours.time(self, who, 1)?;
-            let b = baseline.time(self, who, 1)?;
-            if let Some(i) = i.checked_sub(plan.warmup) {
-                (samples.0[i], samples.1[i]) = (a, b);
-            }
+        for _ in 0..plan.warmup {
+            step()?;
         }
-        Ok(samples)
+        (0..plan.iters).map(|_| step()).collect()
     }
 
     /// Gathers the samples to rank 0 and records a row there (collective).

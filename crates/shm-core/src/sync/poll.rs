@@ -42,7 +42,7 @@ where
 {
     // Most waits are over at the first attempt (a pin on a variable nobody
     // holds, a free lock): that one is made here, inlined into the caller,
-    // and the loop with its back-off only set up when it fails (a tenth of
+    // and the loop with its back-off only set up when it fails (a fifth of
     // dsm-kv's `modify` on a direct memory was the call into the loop).
     if let Some(value) = attempt()? {
         return Ok(value);
